@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+
+from office import convert, soffice
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+KAGGLE_TRAIN = SHARED / "data" / "titanic" / "train.csv"
+REFERENCE = SHARED / "reference" / "titanic-lesson3.xlsx"
+
+
+@pytest.fixture(scope="session")
+def kaggle_train() -> Path:
+    if not KAGGLE_TRAIN.exists():
+        pytest.skip("../shared/data/titanic/train.csv is not here")
+    return KAGGLE_TRAIN
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    if not REFERENCE.exists():
+        pytest.skip("../shared/reference/titanic-lesson3.xlsx is not here")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def libreoffice():
+    """The oracle. CI installs it (.ci/run); without it a local run skips, CI fails."""
+    if soffice() is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice is not installed: run scripts/setup-tests first")
+        pytest.skip("LibreOffice is not installed: run scripts/setup-tests")
+    return convert
+
+
+def recalculated(libreoffice, path: Path, tmp: Path) -> openpyxl.Workbook:
+    """The workbook's values after LibreOffice opened it, recalculated everything and saved it."""
+    return openpyxl.load_workbook(libreoffice(path, tmp), data_only=True)
+
+
+def column_values(ws, col: int, first: int, n: int) -> np.ndarray:
+    return np.array([ws.cell(first + i, col).value for i in range(n)], dtype=float)

@@ -1,0 +1,97 @@
+"""The workbook's formulas, recalculated by LibreOffice, compute what numpy computes."""
+from __future__ import annotations
+
+import numpy as np
+import openpyxl
+import pytest
+
+from conftest import column_values, recalculated
+from xlnet.build import build
+from xlnet.layout import FIRST_ROW, MODEL_SHEETS, SheetLayout
+from xlnet.models import MODELS
+from xlnet.workbook import open_workbook, read_sheet
+
+RTOL = 1e-12
+
+
+def check_against_numpy(path, libreoffice, tmp_path):
+    """Every prediction, per-row loss and loss cell LibreOffice computes equals numpy (1e-12)."""
+    values = recalculated(libreoffice, path, tmp_path / "lo")
+    wb = open_workbook(path)
+    losses = {}
+    for name in MODEL_SHEETS:
+        sheet = read_sheet(wb, name, path)
+        model, n = MODELS[name], len(sheet.y)
+        at = SheetLayout(model, n)
+        expected = model.evaluate(sheet.X, sheet.y, sheet.W)
+        ws = values[name]
+        for column in model.column_names:
+            got = column_values(ws, at.col[column], FIRST_ROW, n)
+            np.testing.assert_allclose(got, expected[column], rtol=RTOL, atol=1e-15, err_msg=f"{name} {column}")
+        c, r = at.loss_cell_at
+        assert ws.cell(r, c).value == pytest.approx(float(expected["loss"]), rel=RTOL)
+        losses[name] = ws.cell(r, c).value
+    return losses
+
+
+@pytest.mark.parametrize("missing, rows", [("drop", 712), ("mode", 891)])
+def test_built_workbook_computes_what_numpy_computes(tmp_path, libreoffice, missing, rows):
+    s = build(out=tmp_path / "t.xlsx", seed=7, missing=missing)
+    assert (s.rows_read, s.rows_kept) == (891, rows)
+    losses = check_against_numpy(s.out, libreoffice, tmp_path)
+    assert losses == pytest.approx(s.losses, rel=RTOL)
+
+
+def reference_params(reference) -> dict[str, np.ndarray]:
+    """The Excel-Solver parameters of the lesson's workbook, found through its solver_adj names."""
+    wb = openpyxl.load_workbook(reference)
+    params = {}
+    for name in MODEL_SHEETS:
+        ws = wb[name]
+        rng = ws.defined_names["solver_adj"].attr_text.split("!")[1].replace("$", "")
+        params[name] = np.array([[c.value for c in row] for row in ws[rng]], dtype=float)
+    return params
+
+
+def test_reference_workbook_reproduced(tmp_path, libreoffice, kaggle_train, reference):
+    s = build(kaggle_train, tmp_path / "ref.xlsx", params=reference_params(reference))
+    assert s.rows_kept == 712
+    losses = check_against_numpy(s.out, libreoffice, tmp_path)
+    expected = {"linear": 0.144227149309, "nnet": 0.143152096417, "mmult": 0.143152096410}
+    assert losses == pytest.approx(expected, rel=1e-9)
+
+
+def test_formulas_are_the_lessons(tmp_path):
+    s = build(out=tmp_path / "t.xlsx")
+    wb = openpyxl.load_workbook(s.out)
+    lin, nnet, mm = wb["linear"], wb["nnet"], wb["mmult"]
+    assert [lin.cell(3, c).value for c in range(1, 17)] == [
+        "Survived", "Embarked", "Pclass", "Sex", "Age", "Fare", "SibSp", "Parch", "Age_N", "log_Fare",
+        "Pclass_1", "Pclass_2", "Embark_S", "Embark_C", "Male", "Ones"]
+    assert lin["E1"].value == "=MAX(E4:E715)"
+    assert [lin[f"{c}4"].value for c in "IJKLMNO"] == [
+        "=E4/$E$1", "=LOG10(F4+1)", "=IF(C4=1,1,0)", "=IF(C4=2,1,0)", '=IF(B4="S",1,0)', '=IF(B4="C",1,0)',
+        '=IF(D4="male",1,0)']
+    assert lin["AC4"].value == "=SUMPRODUCT(G4:P4,$R$4:$AA$4)"
+    assert lin["AD4"].value == "=(AC4-A4)^2"
+    assert lin["AD1"].value == "=AVERAGE(AD4:AD715)"
+    assert (nnet["AC5"].value, nnet["AD5"].value) == ("=SUMPRODUCT(G5:P5,$R$4:$AA$4)", "=SUMPRODUCT(G5:P5,$R$5:$AA$5)")
+    assert [nnet[f"{c}5"].value for c in ("AE", "AF", "AG", "AH")] == [
+        "=IF(AC5<0,0,AC5)", "=IF(AD5<0,0,AD5)", "=AE5+AF5", "=(AG5-A5)^2"]
+    assert (mm["V4"].value.ref, mm["V4"].value.text) == ("V4:W715", "=MMULT(G4:P715,$S$4:$T$13)")
+    assert [mm[f"R{r}"].value for r in (4, 13)] == ["SibSp", "Ones"]
+    names = {n: lin.defined_names[n].attr_text for n in ("solver_opt", "solver_adj", "solver_typ", "solver_eng")}
+    assert names == {"solver_opt": "linear!$AD$1", "solver_adj": "linear!$R$4:$AA$4", "solver_typ": "2",
+                     "solver_eng": "1"}
+    assert mm.defined_names["solver_adj"].attr_text == "mmult!$S$4:$T$13"
+    assert all(ws.defined_names["solver_opt"].hidden for ws in (lin, nnet, mm))
+    assert lin.freeze_panes == "A4"
+
+
+def test_same_seed_same_start_other_seed_other_start(tmp_path):
+    a = build(out=tmp_path / "a.xlsx", seed=3).losses
+    b = build(out=tmp_path / "b.xlsx", seed=3).losses
+    c = build(out=tmp_path / "c.xlsx", seed=4).losses
+    assert a == b and a != c
+    W = read_sheet(open_workbook(tmp_path / "a.xlsx"), "nnet").W
+    assert W.shape == (2, 10) and (W >= -0.5).all() and (W < 0.5).all()

@@ -1,0 +1,136 @@
+"""Reading and checking the Titanic CSV: Kaggle's train.csv as downloaded, or the embedded copy."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import XlnetError
+
+COLUMNS = ("Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
+OPTIONAL = ("Name",)
+MAY_BE_MISSING = ("Age", "Fare", "Embarked")  # empty cells follow --missing
+INTEGER = {"Survived": (0, 1), "Pclass": (1, 2, 3), "SibSp": None, "Parch": None}
+LEVELS = {"Sex": ("male", "female"), "Embarked": ("S", "C", "Q")}
+EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
+MISSING_CHOICES = ("drop", "mode")
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    if b"\x00" in raw[:65536]:
+        raise XlnetError(f"{path}: this is a binary file, not a CSV; export the data as CSV (comma-separated text).")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")
+
+
+def _number(text: str, decimal_comma: bool) -> float:
+    if decimal_comma:
+        text = text.replace(",", ".")
+    x = float(text)
+    if not math.isfinite(x):
+        raise ValueError(text)
+    return x
+
+
+def read_csv(path: str | Path, *, max_rows: int | None = None) -> pd.DataFrame:
+    """Every passenger row as read, checked and typed; missing Age/Fare are NaN, missing Embarked None."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
+    text = _decode(raw, path)
+    if not text.strip():
+        raise XlnetError(f"{path}: the file is empty; xlnet needs Kaggle's Titanic train.csv or the same columns.")
+    header_line = text.splitlines()[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    delimiter = "\t" if header_line.count("\t") > header_line.count(delimiter) else delimiter
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip() for h in next(rows)]
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise XlnetError(f"{path}: the column {', '.join(duplicates)} appears more than once in the header; keep one.")
+    missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL]
+    if missing:
+        hint = (" Kaggle's test.csv has no Survived column: use train.csv." if missing == ["Survived"] else
+                f" The header read was: {', '.join(header)[:200]}.")
+        raise XlnetError(f"{path}: required column missing: {', '.join(missing)}.{hint}")
+    index = {c: header.index(c) for c in COLUMNS if c in header}
+    records = []
+    for fields in rows:
+        if not any(f.strip() for f in fields):
+            continue
+        line = rows.line_num
+        if len(fields) != len(header):
+            raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {len(header)}; "
+                             "check the quoting of that line.")
+        records.append(_record(path, line, {c: fields[i].strip() for c, i in index.items()}, delimiter == ";"))
+        if max_rows is not None and len(records) > max_rows:
+            raise XlnetError(f"{path}: more than {max_rows:,} passenger rows, more than a worksheet holds; "
+                             "split the file.")
+    if not records:
+        raise XlnetError(f"{path}: the header is there but there are no passenger rows.")
+    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+
+def _record(path: Path, line: int, values: dict, decimal_comma: bool) -> dict:
+    out = {"Name": values.get("Name", "")}
+    for column in ("Survived", "Pclass", "Age", "SibSp", "Parch", "Fare"):
+        text = values[column]
+        where = f"{path}: line {line}, column {column}"
+        if text == "":
+            if column not in MAY_BE_MISSING:
+                raise XlnetError(f"{where}: the value is empty; every passenger needs a {column}.")
+            out[column] = math.nan
+            continue
+        try:
+            x = _number(text, decimal_comma)
+        except ValueError:
+            hint = (" If the file uses decimal commas, save it as CSV with decimal points."
+                    if "," in text else "")
+            raise XlnetError(f"{where}: {text[:40]!r} is not a number.{hint}") from None
+        allowed = INTEGER.get(column)
+        if column in INTEGER and (x != int(x) or (allowed and int(x) not in allowed) or x < 0):
+            valid = " or ".join(map(str, allowed)) if allowed else "a whole number, 0 or more"
+            raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be {valid}.")
+        if x < 0:
+            raise XlnetError(f"{where}: {text[:40]!r} is negative; it must be 0 or more.")
+        out[column] = int(x) if column in INTEGER else x
+    for column, levels in LEVELS.items():
+        text = values[column]
+        if text == "" and column in MAY_BE_MISSING:
+            out[column] = None
+        elif text not in levels:
+            allowed = " or ".join(levels) + (" or empty" if column in MAY_BE_MISSING else "")
+            raise XlnetError(f"{path}: line {line}, column {column}: {text[:40]!r} is not valid; "
+                             f"it must be {allowed}.")
+        else:
+            out[column] = text
+    return out
+
+
+def clean(raw: pd.DataFrame, missing: str = "drop") -> pd.DataFrame:
+    """The rows the models use: missing values dropped (the lesson) or filled with the column's mode."""
+    if missing not in MISSING_CHOICES:
+        raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
+    cols = list(MAY_BE_MISSING)
+    if missing == "drop":
+        kept = raw.dropna(subset=cols)
+        if kept.empty:
+            raise XlnetError("no rows left after dropping rows with a missing Age, Fare or Embarked; "
+                             "use --missing mode to fill them instead.")
+        return kept.reset_index(drop=True)
+    kept = raw.copy()
+    for c in cols:
+        present = kept[c].dropna()
+        if present.empty:
+            raise XlnetError(f"every {c} is missing, so it has no mode to fill it with.")
+        kept[c] = kept[c].where(kept[c].notna(), present.mode().iloc[0])
+    return kept.reset_index(drop=True)

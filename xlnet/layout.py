@@ -1,0 +1,148 @@
+"""The workbook layout: sheet names, cell addresses and the formula of every cell.
+
+This is the one place that knows where things are. The writer, the reader and the
+checks of a workbook a user has edited all ask it.
+"""
+from __future__ import annotations
+
+from openpyxl.utils import get_column_letter as letter
+
+from .features import FEATURE_NAMES, FEATURES, RAW
+from .formula import MMult
+from .models import MODELS, Model
+
+DATA_SHEET = "data"
+HISTORY_SHEET = "history"
+MODEL_SHEETS = tuple(MODELS)
+TITLE_ROW, HEADER_ROW, FIRST_ROW = 1, 3, 4
+MAX_ROWS = 1_048_576 - FIRST_ROW + 1  # passengers that fit on a worksheet under the headers
+PARAM_COL = 18  # R, as in the reference workbook
+MAX_ROW_OF = {"Age": TITLE_ROW}  # columns whose MAX sits above them
+
+SOLVER_OPTIONS = {  # Excel Solver's model, as the reference workbook stores it
+    "solver_typ": "2", "solver_eng": "1", "solver_neg": "2", "solver_num": "0", "solver_ver": "3",
+    "solver_cvg": "0.0001", "solver_drv": "1", "solver_est": "1", "solver_itr": "2147483647",
+    "solver_mip": "2147483647", "solver_mni": "30", "solver_mrt": "0.075", "solver_msl": "2",
+    "solver_nod": "2147483647", "solver_nwt": "1", "solver_pre": "0.000001", "solver_rbv": "1",
+    "solver_rlx": "2", "solver_rsd": "0", "solver_scl": "1", "solver_sho": "2", "solver_ssz": "100",
+    "solver_tim": "2147483647", "solver_tol": "0.01", "solver_val": "0",
+    # LibreOffice 24.2+ reads this; without it, it would pick a linear engine.
+    "solver_lo_eng": '"com.sun.star.comp.Calc.NLPSolver.DEPSSolverImpl"',
+}
+
+
+def absolute(col: int, row: int) -> str:
+    return f"${letter(col)}${row}"
+
+
+class SheetLayout:
+    """Where everything is on one model sheet holding `n` passengers."""
+
+    def __init__(self, model: Model, n: int):
+        self.model, self.n = model, n
+        self.last_row = FIRST_ROW + n - 1
+        names = RAW + FEATURE_NAMES
+        self.col = {name: i + 1 for i, name in enumerate(names)}
+        rows, cols = model.param_shape
+        if model.units_in_rows:   # labels above the block: R3:AA3, values R4:AA(3+rows)
+            self.param_top_left = (PARAM_COL, FIRST_ROW)
+        else:                     # labels left of the block: R4:R13, values S4:T13
+            self.param_top_left = (PARAM_COL + 1, FIRST_ROW)
+        c0, r0 = self.param_top_left
+        self.param_bottom_right = (c0 + cols - 1, r0 + rows - 1)
+        first_model_col = self.param_bottom_right[0] + 2
+        for i, name in enumerate(model.column_names):
+            self.col[name] = first_model_col + i
+        self.loss_cell_at = (self.col["Loss"], TITLE_ROW)
+
+    # The Cells protocol of formula.py, for the row being rendered.
+    def at_row(self, row: int) -> "SheetLayout":
+        self.row = row
+        return self
+
+    def cell(self, column: str) -> str:
+        return f"{letter(self.col[column])}{self.row}"
+
+    def column_range(self, column: str) -> str:
+        c = letter(self.col[column])
+        return f"{c}{FIRST_ROW}:{c}{self.last_row}"
+
+    def fixed_cell(self, name: str) -> str:
+        return absolute(self.col[name], MAX_ROW_OF[name])
+
+    def features_row(self) -> str:
+        first, last = FEATURE_NAMES[0], FEATURE_NAMES[-1]
+        return f"{letter(self.col[first])}{self.row}:{letter(self.col[last])}{self.row}"
+
+    def features_all(self) -> str:
+        first, last = FEATURE_NAMES[0], FEATURE_NAMES[-1]
+        return f"{letter(self.col[first])}{FIRST_ROW}:{letter(self.col[last])}{self.last_row}"
+
+    def param_range(self, k: int | None = None) -> str:
+        (c0, r0), (c1, r1) = self.param_top_left, self.param_bottom_right
+        if k is not None:  # unit k's row (only where units are rows)
+            r0 = r1 = r0 + k
+        return f"{absolute(c0, r0)}:{absolute(c1, r1)}"
+
+    # Addresses the writer and the reader share.
+    def param_cells(self) -> list[list[tuple[int, int]]]:
+        """(column, row) of each parameter, shaped as model.param_shape."""
+        (c0, r0), (c1, r1) = self.param_top_left, self.param_bottom_right
+        return [[(c, r) for c in range(c0, c1 + 1)] for r in range(r0, r1 + 1)]
+
+    def param_labels(self) -> dict[tuple[int, int], str]:
+        """Header cells of the parameter block: the feature names, and the unit names."""
+        c0, r0 = self.param_top_left
+        rows, cols = self.model.param_shape
+        if self.model.units_in_rows:
+            return {(c0 + i, HEADER_ROW): name for i, name in enumerate(FEATURE_NAMES)}
+        labels = {(c0 - 1, r0 + i): name for i, name in enumerate(FEATURE_NAMES)}
+        labels[(c0 - 1, HEADER_ROW)] = "Column"
+        labels.update({(c0 + j, HEADER_ROW): f"Param{j + 1}" for j in range(cols)})
+        return labels
+
+    def loss_cell(self) -> str:
+        return absolute(*self.loss_cell_at)
+
+    def param_block(self) -> str:
+        return self.param_range()
+
+    def array_formula(self) -> tuple[str, str, list[str]] | None:
+        """The one array formula of the sheet, if any: (range, formula, the columns it fills)."""
+        names = [name for name, op in self.model.columns if isinstance(op, MMult)]
+        if not names:
+            return None
+        op = dict(self.model.columns)[names[0]]
+        rng = f"{letter(self.col[names[0]])}{FIRST_ROW}:{letter(self.col[names[-1]])}{self.last_row}"
+        return rng, "=" + op.formula(self), names
+
+    def row_formulas(self, row: int) -> dict[str, str]:
+        """Formula of each computed cell of one passenger's row, by column name."""
+        self.at_row(row)
+        out = {name: "=" + op.formula(self) for name, op in FEATURES if op is not None}
+        array = self.array_formula()
+        skip = array[2] if array else ()
+        out.update({name: "=" + op.formula(self) for name, op in self.model.columns if name not in skip})
+        return out
+
+    def fixed_formulas(self) -> dict[tuple[int, int], str]:
+        """Formulas outside the rows: column maxima and the loss cell."""
+        out = {(self.col[name], row): f"=MAX({self.column_range(name)})" for name, row in MAX_ROW_OF.items()}
+        out[self.loss_cell_at] = "=" + self.model.loss.formula(self)
+        return out
+
+    def solver_names(self) -> dict[str, str]:
+        sheet = self.model.name
+        return {"solver_opt": f"{sheet}!{self.loss_cell()}",
+                "solver_adj": f"{sheet}!{self.param_block()}", **SOLVER_OPTIONS}
+
+    def titles(self) -> dict[tuple[int, int], str]:
+        c_loss, r_loss = self.loss_cell_at
+        out = {(1, TITLE_ROW): "Data", (self.col["Age"] - 1, TITLE_ROW): "Max:",
+               (PARAM_COL, TITLE_ROW): "Params", (c_loss - 1, r_loss): "Total loss:"}
+        first_model_col = self.col[self.model.column_names[0]]
+        out.setdefault((first_model_col, TITLE_ROW), "Model")
+        return out
+
+    def headers(self) -> dict[int, str]:
+        return {c: name for name, c in self.col.items()}

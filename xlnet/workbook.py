@@ -1,0 +1,197 @@
+"""Writing the lesson's workbook, and reading back what fit and compare need from it."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter as letter
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.formula import ArrayFormula
+
+from .data import COLUMNS
+from .errors import XlnetError
+from .features import FEATURE_NAMES, FEATURES, VALUE_COLUMNS, feature_matrix
+from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, MODEL_SHEETS, SheetLayout
+from .models import MODELS
+
+BOLD = Font(bold=True)
+FORMATS = {"Fare": "0.00", "Age_N": "0.000", "log_Fare": "0.000", "param": "0.0000",
+           "loss_cell": "0.000000", "computed": "0.000"}
+
+
+def starting_params(seed: int | None) -> dict[str, np.ndarray]:
+    """The lesson's RAND()-0.5 for every parameter, reproducible from one seed."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.uniform(-0.5, 0.5, MODELS[name].param_shape) for name in MODEL_SHEETS}
+
+
+def value_env(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The value columns of a model sheet, from the kept passenger rows."""
+    env = {c: rows[c].to_numpy(dtype=object if c in ("Sex", "Embarked") else float) for c in VALUE_COLUMNS
+           if c != "Ones"}
+    env["Ones"] = np.ones(len(rows))
+    return env
+
+
+def _text(cell, value) -> None:
+    """A string stays text, never a formula, whatever it starts with."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+
+
+def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
+    at = SheetLayout(MODELS[name], len(env["Survived"]))
+    for (c, r), title in at.titles().items():
+        ws.cell(r, c, title).font = BOLD
+    for c, header in at.headers().items():
+        ws.cell(HEADER_ROW, c, header).font = BOLD
+        ws.column_dimensions[letter(c)].width = max(9, len(header) + 2)
+    for (c, r), label in at.param_labels().items():
+        ws.cell(r, c, label).font = BOLD
+    for (c, r), formula in at.fixed_formulas().items():
+        ws.cell(r, c, formula).number_format = FORMATS["computed"]
+    ws.cell(*reversed(at.loss_cell_at)).number_format = FORMATS["loss_cell"]
+    for i, cells in enumerate(at.param_cells()):
+        for j, (c, r) in enumerate(cells):
+            ws.cell(r, c, float(W[i, j])).number_format = FORMATS["param"]
+    array = at.array_formula()
+    for i in range(at.n):
+        row = FIRST_ROW + i
+        for column in VALUE_COLUMNS:
+            _text(ws.cell(row, at.col[column]), env[column][i].item() if hasattr(env[column][i], "item")
+                  else env[column][i])
+        for column, formula in at.row_formulas(row).items():
+            cell = ws.cell(row, at.col[column], formula)
+            cell.number_format = FORMATS.get(column, "0" if column in FEATURE_NAMES else FORMATS["computed"])
+        if array:
+            for column in array[2]:
+                ws.cell(row, at.col[column]).number_format = FORMATS["computed"]
+    if array:
+        rng, formula, names = array
+        ws.cell(FIRST_ROW, at.col[names[0]]).value = ArrayFormula(rng, formula)
+    for c in (at.col["Fare"],):
+        for i in range(at.n):
+            ws.cell(FIRST_ROW + i, c).number_format = FORMATS["Fare"]
+    ws.freeze_panes = ws.cell(FIRST_ROW, 1)
+    for key, value in at.solver_names().items():
+        ws.defined_names[key] = DefinedName(key, attr_text=value, hidden=True)
+
+
+def _write_data_sheet(ws, raw: pd.DataFrame) -> None:
+    for c, name in enumerate(COLUMNS, 1):
+        ws.cell(1, c, name).font = BOLD
+        ws.column_dimensions[letter(c)].width = 40 if name == "Name" else 10
+    for r, record in enumerate(raw.itertuples(index=False), 2):
+        for c, value in enumerate(record, 1):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            _text(ws.cell(r, c), value.item() if hasattr(value, "item") else value)
+    ws.freeze_panes = "A2"
+
+
+def build_workbook(raw: pd.DataFrame, kept: pd.DataFrame, params: dict[str, np.ndarray]) -> Workbook:
+    wb = Workbook()
+    wb.remove(wb.active)
+    env = value_env(kept)
+    for name in MODEL_SHEETS:
+        _write_model_sheet(wb.create_sheet(name), name, env, params[name])
+    _write_data_sheet(wb.create_sheet(DATA_SHEET), raw)
+    wb.calculation.fullCalcOnLoad = True
+    return wb
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def save_atomically(wb: Workbook, path: str | Path) -> None:
+    """Write beside the target, then rename: a failure never leaves a half-written workbook."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class SheetData:
+    """What one model sheet holds: its value columns, features, and parameters."""
+    name: str
+    env: dict
+    W: np.ndarray
+
+    @property
+    def X(self) -> np.ndarray:
+        return feature_matrix(self.env)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.env["Survived"]
+
+    def loss(self) -> float:
+        return float(MODELS[self.name].evaluate(self.X, self.y, self.W)["loss"])
+
+
+NUMERIC = {"Survived", "Pclass", "Age", "Fare", "SibSp", "Parch", "Ones"}
+
+
+def open_workbook(path: str | Path) -> Workbook:
+    path = Path(path)
+    if not path.is_file():
+        raise XlnetError(f"{path}: no such workbook; make one with `xlnet build`.")
+    try:
+        return load_workbook(path)
+    except Exception as e:  # openpyxl raises many kinds on a file that is not an xlsx
+        raise XlnetError(f"{path}: not a readable .xlsx workbook ({type(e).__name__}: {str(e)[:120]}).") from None
+
+
+def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetData:
+    """A model sheet's passengers and parameters, as they are in the workbook now."""
+    if name not in wb.sheetnames:
+        raise XlnetError(f"{path}: the sheet {name!r} is missing (sheets: {', '.join(wb.sheetnames)}); "
+                         "rebuild the workbook with `xlnet build`.")
+    ws = wb[name]
+    layout = SheetLayout(MODELS[name], 0)
+    cols = {c: layout.col[c] for c in VALUE_COLUMNS}
+    width = max(cols.values())
+    rows = []
+    for r, values in enumerate(ws.iter_rows(min_row=FIRST_ROW, max_col=width, values_only=True), FIRST_ROW):
+        if values[cols["Survived"] - 1] is None:
+            break
+        rows.append((r, values))
+    if not rows:
+        raise XlnetError(f"{path}: sheet {name!r} has no passenger rows from row {FIRST_ROW}.")
+    env = {}
+    for column, c in cols.items():
+        values = [v[c - 1] for _, v in rows]
+        for (r, _), v in zip(rows, values):
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                  if column in NUMERIC else isinstance(v, str))
+            if not ok:
+                raise XlnetError(f"{path}: sheet {name!r}, cell {letter(c)}{r} ({column}) holds {v!r}; "
+                                 f"it must be {'a number' if column in NUMERIC else 'text'}.")
+        env[column] = np.array(values, dtype=float if column in NUMERIC else object)
+    layout = SheetLayout(MODELS[name], len(rows))
+    W = np.empty(MODELS[name].param_shape)
+    for i, cells in enumerate(layout.param_cells()):
+        for j, (c, r) in enumerate(cells):
+            v = ws.cell(r, c).value
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+                raise XlnetError(f"{path}: sheet {name!r}, parameter cell {letter(c)}{r} holds {v!r}; "
+                                 "it must be a number.")
+            W[i, j] = v
+    return SheetData(name, env, W)
