@@ -8,7 +8,7 @@ from .data import EMBEDDED, clean, read_csv
 from .errors import XlnetError
 from .features import FEATURE_NAMES
 from .layout import MAX_ROWS, MODEL_SHEETS
-from .workbook import SheetData, build_workbook, save_atomically, starting_params, value_env
+from .workbook import SheetData, as_stored, build_workbook, save_atomically, starting_params, value_env
 
 
 @dataclass
@@ -34,7 +34,7 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
         raise XlnetError(f"{out.parent} is not a folder; create it first or choose another --out.")
     raw = read_csv(source, max_rows=MAX_ROWS)
     kept = clean(raw, missing)
-    params = {**starting_params(seed), **(params or {})}
+    params = {k: as_stored(W) for k, W in {**starting_params(seed), **(params or {})}.items()}
     wb = build_workbook(raw, kept, params)
     save_atomically(wb, out)
     env = value_env(kept)

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import functools
+import sys
+import time
 
 import click
 
 from .build import build as build_workbook
 from .data import MISSING_CHOICES
 from .errors import XlnetError
+from .fit import GradientFit, fit_workbook
+from .layout import MODEL_SHEETS
 
 
 def reports_errors(f):
@@ -48,3 +52,63 @@ def build(csv, out, seed, missing, force):
     for name, loss in s.losses.items():
         click.echo(f"  {name:<7} starting loss {loss:.10f}")
     click.echo(f"Wrote {s.out}")
+
+
+class LazyBar:
+    """A progress bar on stderr that appears only once the work has taken more than a second."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.total, self.quiet, self.done, self.bar = total, quiet, 0, None
+        self.start = time.monotonic()
+
+    def __call__(self, steps: int) -> None:
+        self.done += steps
+        if self.quiet:
+            return
+        if self.bar is None and time.monotonic() - self.start > 1:
+            self.bar = click.progressbar(length=self.total, label="fitting", file=sys.stderr)
+            self.bar.__enter__()
+            self.bar.update(self.done)
+        elif self.bar is not None:
+            self.bar.update(steps)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@cli.command()
+@click.argument("workbook", type=click.Path(dir_okay=False))
+@click.option("--model", "which", type=click.Choice(MODEL_SHEETS + ("all",)), default="all", show_default=True,
+              help="The model sheet to fit.")
+@click.option("--epochs", default=300, show_default=True, type=int, help="Adam epochs before L-BFGS.")
+@click.option("--lr", default=0.05, show_default=True, type=float, help="Adam's peak learning rate.")
+@click.option("--restarts", default=32, show_default=True, type=int, help="Random starts (the first is the workbook's).")
+@click.option("--batch-size", type=int, default=None, help="Mini-batch SGD for Adam (default: full batch).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the restarts and mini-batches.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the fitted workbook here (default: in place).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@reports_errors
+def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
+    """Fit the parameters of the workbook's model sheets and write them back.
+
+    Reads the rows and the starting parameters from the workbook itself, so edits made
+    in Excel count. Only the parameter cells change; the history sheet keeps the
+    parameters they held before.
+
+    \b
+    Example:
+        xlnet fit workbooks/titanic.xlsx
+        xlnet fit my.xlsx --model nnet --seed 1 --out fitted.xlsx
+    """
+    sheets = MODEL_SHEETS if which == "all" else (which,)
+    settings = dict(epochs=epochs, lr=lr, restarts=restarts, batch_size=batch_size, random_state=seed)
+    bar = LazyBar(GradientFit(**settings).steps() * len(sheets), quiet)
+    try:
+        results = fit_workbook(workbook, sheets=sheets, out=out, progress=bar, **settings)
+    finally:
+        bar.close()
+    click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}{'iterations':>12}{'seconds':>9}")
+    for r in results:
+        click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{r.iterations:>12}{r.seconds:>9.2f}")
+    click.echo(f"Wrote {out or workbook}")

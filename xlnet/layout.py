@@ -13,6 +13,7 @@ from .models import MODELS, Model
 
 DATA_SHEET = "data"
 HISTORY_SHEET = "history"
+CURVES_SHEET = "curves"
 MODEL_SHEETS = tuple(MODELS)
 TITLE_ROW, HEADER_ROW, FIRST_ROW = 1, 3, 4
 MAX_ROWS = 1_048_576 - FIRST_ROW + 1  # passengers that fit on a worksheet under the headers

@@ -58,9 +58,7 @@ def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
     for (c, r), formula in at.fixed_formulas().items():
         ws.cell(r, c, formula).number_format = FORMATS["computed"]
     ws.cell(*reversed(at.loss_cell_at)).number_format = FORMATS["loss_cell"]
-    for i, cells in enumerate(at.param_cells()):
-        for j, (c, r) in enumerate(cells):
-            ws.cell(r, c, float(W[i, j])).number_format = FORMATS["param"]
+    write_params(ws, MODELS[name], at.n, W)
     array = at.array_formula()
     for i in range(at.n):
         row = FIRST_ROW + i
@@ -82,6 +80,17 @@ def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
     ws.freeze_panes = ws.cell(FIRST_ROW, 1)
     for key, value in at.solver_names().items():
         ws.defined_names[key] = DefinedName(key, attr_text=value, hidden=True)
+
+
+def as_stored(W: np.ndarray) -> np.ndarray:
+    """W as the workbook holds it: openpyxl writes 16 significant digits."""
+    return np.array([float("%.16g" % v) for v in np.ravel(W)]).reshape(np.shape(W))
+
+
+def write_params(ws, model, n: int, W: np.ndarray) -> None:
+    for i, cells in enumerate(SheetLayout(model, n).param_cells()):
+        for j, (c, r) in enumerate(cells):
+            ws.cell(r, c, float(W[i, j])).number_format = FORMATS["param"]
 
 
 def _write_data_sheet(ws, raw: pd.DataFrame) -> None:

@@ -1,0 +1,145 @@
+"""The numpy solver: gradients, optimum, determinism, and a write-back that loses nothing."""
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from conftest import recalculated
+from xlnet.build import build
+from xlnet.cli import cli
+from xlnet.errors import XlnetError
+from xlnet.fit import GradientFit, fit_workbook
+from xlnet.layout import HISTORY_SHEET, MODEL_SHEETS, SheetLayout
+from xlnet.models import MODELS
+from xlnet.workbook import open_workbook, read_sheet
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    """X, y of the lesson's 712 rows, from a built workbook."""
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        s = build(out=Path(d) / "t.xlsx")
+        sheet = read_sheet(open_workbook(s.out), "linear")
+        return sheet.X, sheet.y
+
+
+@pytest.mark.parametrize("name", MODEL_SHEETS)
+def test_gradient_matches_central_differences(lesson, name):
+    X, y = lesson
+    model = MODELS[name]
+    W = np.random.default_rng(1).uniform(-1, 1, (3, *model.param_shape))
+    _, g = model.loss_and_grad(X, y, W)
+    h, numeric = 1e-6, np.zeros_like(W)
+    for idx in np.ndindex(*W.shape):
+        Wp, Wm = W.copy(), W.copy()
+        Wp[idx] += h
+        Wm[idx] -= h
+        numeric[idx] = (model.loss_and_grad(X, y, Wp)[0][idx[0]] - model.loss_and_grad(X, y, Wm)[0][idx[0]]) / (2 * h)
+    np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_linear_fit_reaches_the_least_squares_optimum(lesson):
+    X, y = lesson
+    w, *_ = np.linalg.lstsq(X, y, rcond=None)
+    optimum = np.mean((X @ w - y) ** 2)
+    assert optimum == pytest.approx(0.1442271493073, rel=1e-12)
+    fitter = GradientFit(random_state=0).fit(MODELS["linear"], X, y, np.zeros((1, 10)))
+    assert (fitter.loss_ - optimum) / optimum < 1e-9
+
+
+def test_net_fit_beats_excel_solver_and_is_reproducible(lesson):
+    X, y = lesson
+    W0 = np.zeros((2, 10))
+    a = GradientFit(random_state=0).fit(MODELS["nnet"], X, y, W0)
+    b = GradientFit(random_state=0).fit(MODELS["nnet"], X, y, W0)
+    assert a.loss_ <= 0.1300 < 0.143152  # Excel Solver's GRG reached 0.143152 in the lesson
+    np.testing.assert_array_equal(a.W_, b.W_)
+    assert a.loss_curve_[-1] == pytest.approx(a.loss_, rel=1e-9) and a.n_iter_ == len(a.loss_curve_)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr", "-1"], "--lr must be a positive number, not -1.0."),
+    (["--epochs", "-3"], "--epochs must be a whole number of at least 0, not -3."),
+    (["--restarts", "0"], "--restarts must be a whole number of at least 1, not 0."),
+    (["--batch-size", "0"], "--batch-size must be a whole number of at least 1, not 0."),
+    (["--lr", "1000", "--model", "nnet"], "the fit diverged: the loss reached 4842 after epoch 1; "
+                                          "lower --lr (it is 1000)."),
+])
+def test_bad_settings_and_divergence_leave_the_workbook_untouched(tmp_path, args, message):
+    s = build(out=tmp_path / "t.xlsx")
+    before = s.out.read_bytes()
+    r = CliRunner().invoke(cli, ["fit", str(s.out), "--quiet", *args])
+    assert (r.exit_code, r.output) == (1, f"Error: {message}\n")
+    assert s.out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
+
+
+def cells(ws):
+    return {c.coordinate: (c.value.text if hasattr(c.value, "text") else c.value)
+            for row in ws.iter_rows() for c in row if c.value is not None}
+
+
+def test_fit_changes_only_parameters_and_keeps_history_and_charts(tmp_path, libreoffice):
+    s = build(out=tmp_path / "t.xlsx", seed=5)
+    old = openpyxl.load_workbook(s.out)
+    r = CliRunner().invoke(cli, ["fit", str(s.out), "--quiet", "--restarts", "4", "--epochs", "50"])
+    assert r.exit_code == 0, r.output
+    printed = {line.split()[0]: float(line.split()[2]) for line in r.output.splitlines()[1:4]}
+    new = openpyxl.load_workbook(s.out)
+    for name in MODEL_SHEETS:
+        at = SheetLayout(MODELS[name], 712)
+        params = {openpyxl.utils.get_column_letter(c) + str(rr) for row in at.param_cells() for c, rr in row}
+        a, b = cells(old[name]), cells(new[name])
+        assert {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= params
+        assert new[name].defined_names["solver_adj"].attr_text == old[name].defined_names["solver_adj"].attr_text
+    assert cells(old["data"]) == cells(new["data"])
+    history = list(new[HISTORY_SHEET].iter_rows(min_row=2, values_only=True))
+    assert [h[1] for h in history] == list(MODEL_SHEETS)
+    for h in history:
+        replaced = np.array(h[8].split(), float)
+        np.testing.assert_array_equal(replaced, read_sheet(old, h[1]).W.ravel())
+        np.testing.assert_array_equal(np.array(h[9].split(), float), read_sheet(new, h[1]).W.ravel())
+        assert h[5] == pytest.approx(printed[h[1]], rel=1e-9)
+    # LibreOffice's recalculated loss cells equal what fit printed.
+    values = recalculated(libreoffice, s.out, tmp_path / "lo")
+    for name in MODEL_SHEETS:
+        c, rr = SheetLayout(MODELS[name], 712).loss_cell_at
+        loss = read_sheet(new, name).loss()
+        assert values[name].cell(rr, c).value == pytest.approx(loss, rel=1e-12)
+        assert loss == pytest.approx(printed[name], abs=5e-11)
+    # A second fit of one sheet keeps every chart.
+    assert CliRunner().invoke(cli, ["fit", str(s.out), "--quiet", "--model", "nnet", "--restarts", "2",
+                                    "--epochs", "10"]).exit_code == 0
+    with zipfile.ZipFile(s.out) as z:
+        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 3
+    assert openpyxl.load_workbook(s.out)[HISTORY_SHEET].max_row == 5
+
+
+def test_a_crash_mid_save_leaves_the_old_workbook(tmp_path, monkeypatch):
+    s = build(out=tmp_path / "t.xlsx")
+    before = s.out.read_bytes()
+
+    def half_written(self, filename):
+        with open(filename, "wb") as f:
+            f.write(before[: len(before) // 2])
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(openpyxl.Workbook, "save", half_written)
+    with pytest.raises(OSError):
+        fit_workbook(s.out, sheets=("linear",), restarts=1, epochs=1)
+    assert s.out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
+
+
+def test_workbook_open_in_excel_is_not_written(tmp_path):
+    s = build(out=tmp_path / "t.xlsx")
+    (tmp_path / "~$t.xlsx").write_bytes(b"lock")
+    before = s.out.read_bytes()
+    with pytest.raises(XlnetError, match=r"looks open in Excel \(~\$t.xlsx is beside it\)"):
+        fit_workbook(s.out)
+    assert s.out.read_bytes() == before

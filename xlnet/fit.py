@@ -1,0 +1,117 @@
+"""Fitting a model sheet's parameters in numpy, as Excel Solver would, but better and faster."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import history
+from .errors import XlnetError
+from .layout import MODEL_SHEETS
+from .models import MODELS, Model
+from .optim import adam, lbfgs
+from .workbook import as_stored, open_workbook, read_sheet, save_atomically, write_params
+
+CHUNK = 16  # restarts per numpy call: larger arrays cost far more per element here (allocation)
+
+
+def objective(model: Model, X: np.ndarray, y: np.ndarray):
+    def f(W: np.ndarray, rows: np.ndarray | None):
+        Xr, yr = (X, y) if rows is None else (X[rows], y[rows])
+        parts = [model.loss_and_grad(Xr, yr, W[i:i + CHUNK]) for i in range(0, len(W), CHUNK)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return f
+
+
+class GradientFit:
+    """Multi-start Adam, then L-BFGS to the bottom of each basin; the best restart wins.
+
+    Restart 0 starts from the parameters given to `fit` (the workbook's), so a fit
+    never ends worse than where it began; the others start from the lesson's
+    RAND()-0.5, drawn from `random_state`.
+    """
+
+    def __init__(self, *, epochs: int = 300, lr: float = 0.05, restarts: int = 32,
+                 batch_size: int | None = None, lbfgs_iters: int = 1000, random_state: int | None = 0,
+                 progress: Callable[[int], None] | None = None):
+        for name, value, low in (("epochs", epochs, 0), ("restarts", restarts, 1), ("lbfgs_iters", lbfgs_iters, 0)):
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise XlnetError(f"--{name.replace('_', '-')} must be a whole number of at least {low}, "
+                                 f"not {value!r}.")
+        if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+            raise XlnetError(f"--lr must be a positive number, not {lr!r}.")
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise XlnetError(f"--batch-size must be a whole number of at least 1, not {batch_size!r}.")
+        if epochs == 0 and lbfgs_iters == 0:
+            raise XlnetError("--epochs is 0 and so is the L-BFGS budget: nothing would be fitted.")
+        self.epochs, self.lr, self.restarts = epochs, lr, restarts
+        self.batch_size, self.lbfgs_iters, self.random_state = batch_size, lbfgs_iters, random_state
+        self.progress = progress or (lambda _: None)
+
+    def steps(self) -> int:
+        return self.epochs + self.lbfgs_iters
+
+    def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
+        start = time.perf_counter()
+        rng = np.random.default_rng(self.random_state)
+        W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (self.restarts - 1, *model.param_shape))])
+        f = objective(model, X, y)
+        W, curve = adam(f, W, epochs=self.epochs, lr=self.lr, n_rows=len(y), batch_size=self.batch_size,
+                        rng=rng, progress=self.progress)
+        W, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
+        self.progress(self.lbfgs_iters - len(polish))
+        losses = model.evaluate(X, y, W)["loss"]
+        best = int(np.argmin(losses))
+        self.W_ = W[best]
+        self.loss_ = float(model.evaluate(X, y, self.W_)["loss"])
+        self.loss_curve_ = curve + polish
+        self.n_iter_ = len(curve) + len(polish)
+        self.seconds_ = time.perf_counter() - start
+        return self
+
+
+def check_not_open(path: Path) -> None:
+    lock = path.with_name("~$" + path.name)
+    if lock.exists():
+        raise XlnetError(f"{path} looks open in Excel ({lock.name} is beside it); close it and try again, "
+                         "or write to another file with --out.")
+
+
+@dataclass
+class SheetResult:
+    sheet: str
+    loss_before: float
+    loss_after: float
+    iterations: int
+    seconds: float
+
+
+def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, out: str | Path | None = None,
+                 **settings) -> list[SheetResult]:
+    """Fit each sheet from the workbook's own rows and parameters; write back only the parameters."""
+    path = Path(path)
+    out = Path(out) if out else path
+    check_not_open(out)
+    fitter = GradientFit(**settings)
+    wb = open_workbook(path)
+    results = []
+    for name in sheets:
+        sheet = read_sheet(wb, name, path)
+        model, X, y = MODELS[name], sheet.X, sheet.y
+        before = sheet.loss()
+        fitter.fit(model, X, y, sheet.W)
+        W = as_stored(fitter.W_)
+        after = float(model.evaluate(X, y, W)["loss"])
+        write_params(wb[name], model, len(y), W)
+        desc = (f"epochs={fitter.epochs} lr={fitter.lr} restarts={fitter.restarts} "
+                f"batch_size={fitter.batch_size} seed={fitter.random_state}")
+        history.record(wb, name, "xlnet Adam + L-BFGS", desc, before, after, fitter.n_iter_,
+                       fitter.seconds_, sheet.W, W)
+        history.set_curve(wb, name, fitter.loss_curve_)
+        results.append(SheetResult(name, before, after, fitter.n_iter_, fitter.seconds_))
+    history.draw_charts(wb)
+    save_atomically(wb, out)
+    return results

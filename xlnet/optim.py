@@ -1,0 +1,108 @@
+"""Optimisers over a batch of parameter sets at once (one per random restart).
+
+`f(W, rows)` returns the loss of each set and its gradient; `rows` picks a
+mini-batch (None: every row). Adam explores, as gradient descent does in the
+lessons; L-BFGS then converges each restart to the bottom of its basin, which
+plain gradient steps reach only slowly on this piecewise-quadratic surface.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .errors import XlnetError
+
+Objective = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
+Progress = Callable[[int], None]
+
+
+def adam(f: Objective, W: np.ndarray, *, epochs: int, lr: float, n_rows: int, batch_size: int | None,
+         rng: np.random.Generator, warmup: float = 0.5, beta1: float = 0.9, beta2: float = 0.999,
+         eps: float = 1e-8, progress: Progress = lambda _: None) -> tuple[np.ndarray, list[float]]:
+    """Adam with a linear warm-up (so early large steps do not kill ReLU units) and a cosine decay."""
+    m, v = np.zeros_like(W), np.zeros_like(W)
+    start, _ = f(W, None)
+    curve, t = [], 0
+    batches = 1 if not batch_size else -(-n_rows // batch_size)
+    total = epochs * batches
+    for epoch in range(epochs):
+        order = rng.permutation(n_rows) if batch_size else None
+        for b in range(batches):
+            rows = None if order is None else order[b * batch_size:(b + 1) * batch_size]
+            t += 1
+            step = lr * min(1.0, t / max(1, warmup * total)) * 0.5 * (1 + np.cos(np.pi * (t - 1) / total))
+            loss, g = f(W, rows)
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            W = W - step * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+        loss, _ = f(W, None)
+        _check(loss, start, epoch, "--lr", lr)
+        curve.append(float(loss.min()))
+        progress(1)
+    return W, curve
+
+
+def _check(loss: np.ndarray, start: np.ndarray, epoch: int, setting: str, value: float) -> None:
+    exploded = ~np.isfinite(loss) | (loss > 1e3 * np.maximum(start, 1e-3))
+    if exploded.any():
+        raise XlnetError(f"the fit diverged: the loss reached {loss[exploded].max():.4g} after epoch {epoch + 1}; "
+                         f"lower {setting} (it is {value:g}).")
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("rp,rp->r", a, b)
+
+
+def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, ftol: float = 1e-13,
+          progress: Progress = lambda _: None) -> tuple[np.ndarray, list[float]]:
+    """Limited-memory BFGS with an Armijo backtracking line search, each restart on its own."""
+    shape, R = W.shape, W.shape[0]
+    x = W.reshape(R, -1).copy()
+    L, g = f(W, None)
+    g = g.reshape(R, -1)
+    history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    active = np.ones(R, bool)
+    curve = []
+    for _ in range(iters):
+        q, alphas = g.copy(), []
+        for s, y, rho in reversed(history):
+            a = rho * _dot(s, q)
+            q -= a[:, None] * y
+            alphas.append(a)
+        if history:
+            s, y, rho = history[-1]
+            gamma = np.where(rho > 0, _dot(s, y) / np.maximum(_dot(y, y), 1e-300), 1e-3)
+        else:
+            gamma = 1e-2 / np.maximum(np.abs(g).max(axis=1), 1e-300)
+        d = gamma[:, None] * q
+        for (s, y, rho), a in zip(history, reversed(alphas)):
+            d += s * (a - rho * _dot(y, d))[:, None]
+        d = -d
+        slope = _dot(g, d)
+        uphill = slope >= 0
+        d[uphill], slope[uphill] = -g[uphill], -_dot(g, g)[uphill]
+        d[~active], slope[~active] = 0.0, 0.0
+        t, pending = np.ones(R), active.copy()
+        x_new, L_new, g_new = x.copy(), L.copy(), g.copy()
+        for _ in range(40):
+            i = np.flatnonzero(pending)
+            trial = x[i] + t[i, None] * d[i]
+            Lt, gt = f(trial.reshape(-1, *shape[1:]), None)
+            ok = np.isfinite(Lt) & (Lt <= L[i] + 1e-4 * t[i] * slope[i])
+            x_new[i[ok]], L_new[i[ok]], g_new[i[ok]] = trial[ok], Lt[ok], gt.reshape(len(i), -1)[ok]
+            pending[i[ok]] = False
+            if not pending.any():
+                break
+            t[pending] *= 0.5
+        s, y = x_new - x, g_new - g
+        sy = _dot(s, y)
+        history = (history + [(s, y, np.where(sy > 1e-300, 1 / np.where(sy > 1e-300, sy, 1), 0.0))])[-memory:]
+        stalled = pending | (L - L_new <= ftol * np.abs(L)) | (np.abs(g_new).max(axis=1) < 1e-13)
+        x, L, g = x_new, L_new, g_new
+        active &= ~stalled
+        curve.append(float(L.min()))
+        progress(1)
+        if not active.any():
+            break
+    return x.reshape(shape), curve
