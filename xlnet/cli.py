@@ -7,8 +7,6 @@ import time
 
 import click
 
-from .build import build as build_workbook
-from .data import MISSING_CHOICES
 from .errors import XlnetError
 from .fit import GradientFit, fit_workbook
 from .layout import MODEL_SHEETS
@@ -35,7 +33,7 @@ def cli():
 @click.option("--out", default="workbooks/titanic.xlsx", show_default=True, type=click.Path(dir_okay=False),
               help="The workbook to write.")
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the random starting parameters.")
-@click.option("--missing", type=click.Choice(MISSING_CHOICES), default="drop", show_default=True,
+@click.option("--missing", type=click.Choice(("drop", "mode")), default="drop", show_default=True,
               help="Rows with a missing Age, Fare or Embarked: drop them (the lesson) or fill with the mode.")
 @click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
 @reports_errors
@@ -47,6 +45,8 @@ def build(csv, out, seed, missing, force):
         xlnet build                                  # -> workbooks/titanic.xlsx
         xlnet build train.csv --out my.xlsx --seed 42
     """
+    from .build import build as build_workbook  # pandas loads only for the commands that read a CSV
+
     s = build_workbook(csv, out, seed=seed, missing=missing, force=force)
     click.echo(f"Read {s.rows_read} rows from {s.source}, kept {s.rows_kept}, {s.features} features.")
     for name, loss in s.losses.items():
@@ -81,9 +81,9 @@ class LazyBar:
 @click.argument("workbook", type=click.Path(dir_okay=False))
 @click.option("--model", "which", type=click.Choice(MODEL_SHEETS + ("all",)), default="all", show_default=True,
               help="The model sheet to fit.")
-@click.option("--epochs", default=300, show_default=True, type=int, help="Adam epochs before L-BFGS.")
-@click.option("--lr", default=0.05, show_default=True, type=float, help="Adam's peak learning rate.")
-@click.option("--restarts", default=32, show_default=True, type=int, help="Random starts (the first is the workbook's).")
+@click.option("--epochs", default=200, show_default=True, type=int, help="Adam epochs before L-BFGS.")
+@click.option("--lr", default=0.03, show_default=True, type=float, help="Adam's peak learning rate.")
+@click.option("--restarts", default=96, show_default=True, type=int, help="Random starts (the first is the workbook's).")
 @click.option("--batch-size", type=int, default=None, help="Mini-batch SGD for Adam (default: full batch).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the restarts and mini-batches.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the fitted workbook here (default: in place).")
@@ -112,3 +112,7 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
     for r in results:
         click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{r.iterations:>12}{r.seconds:>9.2f}")
     click.echo(f"Wrote {out or workbook}")
+
+
+if __name__ == "__main__":
+    cli()

@@ -12,10 +12,10 @@ from . import history
 from .errors import XlnetError
 from .layout import MODEL_SHEETS
 from .models import MODELS, Model
-from .optim import adam, lbfgs
+from .optim import adam, keep_freed_memory, lbfgs
 from .workbook import as_stored, open_workbook, read_sheet, save_atomically, write_params
 
-CHUNK = 16  # restarts per numpy call: larger arrays cost far more per element here (allocation)
+CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
 
 
 def objective(model: Model, X: np.ndarray, y: np.ndarray):
@@ -34,7 +34,7 @@ class GradientFit:
     RAND()-0.5, drawn from `random_state`.
     """
 
-    def __init__(self, *, epochs: int = 300, lr: float = 0.05, restarts: int = 32,
+    def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,
                  batch_size: int | None = None, lbfgs_iters: int = 1000, random_state: int | None = 0,
                  progress: Callable[[int], None] | None = None):
         for name, value, low in (("epochs", epochs, 0), ("restarts", restarts, 1), ("lbfgs_iters", lbfgs_iters, 0)):
@@ -55,6 +55,7 @@ class GradientFit:
         return self.epochs + self.lbfgs_iters
 
     def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
+        keep_freed_memory()
         start = time.perf_counter()
         rng = np.random.default_rng(self.random_state)
         W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (self.restarts - 1, *model.param_shape))])

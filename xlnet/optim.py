@@ -7,6 +7,9 @@ plain gradient steps reach only slowly on this piecewise-quadratic surface.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 from typing import Callable
 
 import numpy as np
@@ -15,6 +18,19 @@ from .errors import XlnetError
 
 Objective = Callable[[np.ndarray, "np.ndarray | None"], tuple[np.ndarray, np.ndarray]]
 Progress = Callable[[int], None]
+
+
+@functools.cache
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory instead of returning it to the system after each numpy
+    temporary: a fit makes millions of them, and with a workbook loaded the give-back and
+    page faults tripled its time here. A no-op where there is no glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        for option in (-1, -2, -3):  # M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD
+            libc.mallopt(option, 64 << 20)
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 def adam(f: Objective, W: np.ndarray, *, epochs: int, lr: float, n_rows: int, batch_size: int | None,
@@ -54,9 +70,13 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("rp,rp->r", a, b)
 
 
-def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, ftol: float = 1e-13,
+def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, ftol: float = 1e-11, prune: float = 0.02, prune_after: int = 100,
           progress: Progress = lambda _: None) -> tuple[np.ndarray, list[float]]:
-    """Limited-memory BFGS with an Armijo backtracking line search, each restart on its own."""
+    """Limited-memory BFGS with an Armijo backtracking line search, each restart on its own.
+
+    After `prune_after` iterations, a restart whose loss is more than `prune` (relative) above
+    the best one's stops: near the bottom of its basin by then, it cannot win.
+    """
     shape, R = W.shape, W.shape[0]
     x = W.reshape(R, -1).copy()
     L, g = f(W, None)
@@ -64,7 +84,7 @@ def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, f
     history: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     active = np.ones(R, bool)
     curve = []
-    for _ in range(iters):
+    for it in range(iters):
         q, alphas = g.copy(), []
         for s, y, rho in reversed(history):
             a = rho * _dot(s, q)
@@ -94,13 +114,16 @@ def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, f
             pending[i[ok]] = False
             if not pending.any():
                 break
-            t[pending] *= 0.5
+            # Backtrack to the minimum of the parabola through L, the slope and the failed trial.
+            j, ti = i[~ok], t[i[~ok]]
+            curvature = np.where(np.isfinite(Lt[~ok]), Lt[~ok] - L[j] - slope[j] * ti, np.inf)
+            t[j] = np.clip(-slope[j] * ti * ti / (2 * curvature), 0.1 * ti, 0.5 * ti)
         s, y = x_new - x, g_new - g
         sy = _dot(s, y)
         history = (history + [(s, y, np.where(sy > 1e-300, 1 / np.where(sy > 1e-300, sy, 1), 0.0))])[-memory:]
         stalled = pending | (L - L_new <= ftol * np.abs(L)) | (np.abs(g_new).max(axis=1) < 1e-13)
         x, L, g = x_new, L_new, g_new
-        active &= ~stalled
+        active &= ~stalled & ((it < prune_after) | (L <= (1 + prune) * L.min()))
         curve.append(float(L.min()))
         progress(1)
         if not active.any():

@@ -6,19 +6,22 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter as letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
-from .data import COLUMNS
 from .errors import XlnetError
 from .features import FEATURE_NAMES, FEATURES, VALUE_COLUMNS, feature_matrix
 from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, MODEL_SHEETS, SheetLayout
 from .models import MODELS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BOLD = Font(bold=True)
 FORMATS = {"Fare": "0.00", "Age_N": "0.000", "log_Fare": "0.000", "param": "0.0000",
@@ -94,7 +97,7 @@ def write_params(ws, model, n: int, W: np.ndarray) -> None:
 
 
 def _write_data_sheet(ws, raw: pd.DataFrame) -> None:
-    for c, name in enumerate(COLUMNS, 1):
+    for c, name in enumerate(raw.columns, 1):
         ws.cell(1, c, name).font = BOLD
         ws.column_dimensions[letter(c)].width = 40 if name == "Name" else 10
     for r, record in enumerate(raw.itertuples(index=False), 2):

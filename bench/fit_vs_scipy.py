@@ -1,0 +1,74 @@
+"""xlnet's solver beside scipy's L-BFGS-B from the same starts, and the closed-form optimum.
+
+    python bench/fit_vs_scipy.py [--seeds 3]
+
+Prints, per sheet and seed, loss and seconds for both and their ratios, then the
+wall time of the whole `xlnet fit` command on a freshly built workbook.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from xlnet.build import build
+from xlnet.fit import GradientFit
+from xlnet.layout import MODEL_SHEETS
+from xlnet.models import MODELS
+from xlnet.workbook import open_workbook, read_sheet
+
+
+def scipy_lbfgs(model, X, y, starts):
+    def f(p):
+        loss, g = model.loss_and_grad(X, y, p.reshape(1, *model.param_shape))
+        return float(loss[0]), g.ravel()
+    best = np.inf
+    for W in starts:
+        r = minimize(f, W.ravel(), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 15000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-10})
+        best = min(best, r.fun)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = build(out=Path(tmp) / "t.xlsx").out
+        wb = open_workbook(path)
+        print(f"{'sheet':<7}{'seed':>5}{'xlnet loss':>14}{'s':>7}{'scipy loss':>14}{'s':>7}"
+              f"{'loss ratio':>11}{'time ratio':>11}")
+        for name in MODEL_SHEETS:
+            sheet = read_sheet(wb, name)
+            model, X, y = MODELS[name], sheet.X, sheet.y
+            for seed in range(args.seeds):
+                t = time.perf_counter()
+                fitter = GradientFit(random_state=seed).fit(model, X, y, sheet.W)
+                t_x = time.perf_counter() - t
+                rng = np.random.default_rng(seed)  # the same starts as xlnet's
+                starts = np.concatenate([sheet.W[None], rng.uniform(-0.5, 0.5, (fitter.restarts - 1, *model.param_shape))])
+                t = time.perf_counter()
+                ref = scipy_lbfgs(model, X, y, starts)
+                t_s = time.perf_counter() - t
+                print(f"{name:<7}{seed:>5}{fitter.loss_:>14.10f}{t_x:>7.2f}{ref:>14.10f}{t_s:>7.2f}"
+                      f"{fitter.loss_ / ref:>11.6f}{t_x / t_s:>11.3f}")
+            if name == "linear":
+                w, *_ = np.linalg.lstsq(X, y, rcond=None)
+                optimum = np.mean((X @ w - y) ** 2)
+                print(f"linear least-squares optimum {optimum:.13f}; xlnet's relative gap "
+                      f"{(fitter.loss_ - optimum) / optimum:.2e}")
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "xlnet.cli", "fit", str(path), "--quiet"], check=True,
+                       stdout=subprocess.DEVNULL)
+        print(f"whole `xlnet fit` of all three sheets (load, fit, save): {time.perf_counter() - t:.2f} s wall")
+
+
+if __name__ == "__main__":
+    main()
