@@ -101,13 +101,15 @@ def test_fit_changes_only_parameters_and_keeps_history_and_charts(tmp_path, libr
         assert {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= params
         assert new[name].defined_names["solver_adj"].attr_text == old[name].defined_names["solver_adj"].attr_text
     assert cells(old["data"]) == cells(new["data"])
-    history = list(new[HISTORY_SHEET].iter_rows(min_row=2, values_only=True))
-    assert [h[1] for h in history] == list(MODEL_SHEETS)
+    rows = list(new[HISTORY_SHEET].iter_rows(values_only=True))
+    history = [dict(zip(rows[0], row)) for row in rows[1:]]
+    assert [h["Sheet"] for h in history] == list(MODEL_SHEETS)
     for h in history:
-        replaced = np.array(h[8].split(), float)
-        np.testing.assert_array_equal(replaced, read_sheet(old, h[1]).W.ravel())
-        np.testing.assert_array_equal(np.array(h[9].split(), float), read_sheet(new, h[1]).W.ravel())
-        assert h[5] == pytest.approx(printed[h[1]], rel=1e-9)
+        replaced = np.array(h["Replaced parameters"].split(), float)
+        np.testing.assert_array_equal(replaced, read_sheet(old, h["Sheet"]).W.ravel())
+        np.testing.assert_array_equal(np.array(h["New parameters"].split(), float), read_sheet(new, h["Sheet"]).W.ravel())
+        assert h["Loss after"] == pytest.approx(printed[h["Sheet"]], rel=1e-9)
+        assert h["Valid loss"] is None
     # LibreOffice's recalculated loss cells equal what fit printed.
     values = recalculated(libreoffice, s.out, tmp_path / "lo")
     for name in MODEL_SHEETS:

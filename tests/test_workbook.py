@@ -22,14 +22,16 @@ def check_against_numpy(path, libreoffice, tmp_path):
     for name in MODEL_SHEETS:
         sheet = read_sheet(wb, name, path)
         model, n = MODELS[name], len(sheet.y)
-        at = SheetLayout(model, n)
-        expected = model.evaluate(sheet.X, sheet.y, sheet.W)
+        at = SheetLayout(model, n, split=sheet.sets is not None)
+        expected = model.evaluate(sheet.X, sheet.y, sheet.W, sheet.sets)
         ws = values[name]
         for column in model.column_names:
             got = column_values(ws, at.col[column], FIRST_ROW, n)
             np.testing.assert_allclose(got, expected[column], rtol=RTOL, atol=1e-15, err_msg=f"{name} {column}")
+        for metric in model.metrics(at.split):
+            c, r = at.metric_at[metric]
+            assert ws.cell(r, c).value == pytest.approx(float(expected[metric]), rel=RTOL), (name, metric)
         c, r = at.loss_cell_at
-        assert ws.cell(r, c).value == pytest.approx(float(expected["loss"]), rel=RTOL)
         losses[name] = ws.cell(r, c).value
     return losses
 
@@ -86,6 +88,7 @@ def test_formulas_are_the_lessons(tmp_path):
     assert mm.defined_names["solver_adj"].attr_text == "mmult!$S$4:$T$13"
     assert all(ws.defined_names["solver_opt"].hidden for ws in (lin, nnet, mm))
     assert lin.freeze_panes == "A4"
+    assert lin["Q3"].value is None and "train_loss" not in lin.defined_names  # no validation set: the lesson's
 
 
 def test_same_seed_same_start_other_seed_other_start(tmp_path):
@@ -95,3 +98,17 @@ def test_same_seed_same_start_other_seed_other_start(tmp_path):
     assert a == b and a != c
     W = read_sheet(open_workbook(tmp_path / "a.xlsx"), "nnet").W
     assert W.shape == (2, 10) and (W >= -0.5).all() and (W < 0.5).all()
+
+
+def test_validation_set_cells_compute_what_numpy_computes(tmp_path, libreoffice):
+    s = build(out=tmp_path / "v.xlsx", seed=42, valid_pct=0.2)
+    assert (s.rows_kept, s.rows_valid) == (712, 142)
+    losses = check_against_numpy(s.out, libreoffice, tmp_path)
+    assert losses == pytest.approx(s.losses, rel=RTOL)
+    ws = openpyxl.load_workbook(s.out)["nnet"]
+    assert ws["Q3"].value == "Set" and {ws.cell(r, 17).value for r in range(4, 716)} == {"train", "valid"}
+    assert {k: v.attr_text for k, v in ws.defined_names.items() if not k.startswith("solver")} == {
+        "train_loss": "nnet!$AH$1", "valid_loss": "nnet!$AH$2",
+        "train_accuracy": "nnet!$AJ$1", "valid_accuracy": "nnet!$AJ$2"}
+    assert ws.defined_names["solver_opt"].attr_text == "nnet!$AH$1"
+    assert ws["AH1"].value == '=AVERAGEIF(Q4:Q715,"train",AH4:AH715)'

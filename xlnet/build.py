@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import EMBEDDED, clean, read_csv
+from .data import EMBEDDED, check_valid_pct, clean, read_csv, validation_split
 from .errors import XlnetError
 from .features import FEATURE_NAMES
 from .layout import MAX_ROWS, MODEL_SHEETS
@@ -18,11 +18,16 @@ class BuildSummary:
     rows_read: int
     rows_kept: int
     features: int
-    losses: dict[str, float] = field(default_factory=dict)
+    rows_valid: int
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def losses(self) -> dict[str, float]:
+        return {name: m["train_loss"] for name, m in self.metrics.items()}
 
 
 def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titanic.xlsx", *,
-          seed: int | None = 42, missing: str = "drop", force: bool = False,
+          seed: int | None = 42, missing: str = "drop", valid_pct: float = 0.0, force: bool = False,
           params: dict | None = None) -> BuildSummary:
     """Read the CSV, engineer the features and write the workbook; `params` overrides the random start."""
     source = Path(csv_path) if csv_path else EMBEDDED
@@ -32,11 +37,16 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
                          "use --force to overwrite it, or --out to write elsewhere.")
     if not out.parent.is_dir():
         raise XlnetError(f"{out.parent} is not a folder; create it first or choose another --out.")
+    check_valid_pct(valid_pct)
     raw = read_csv(source, max_rows=MAX_ROWS)
     kept = clean(raw, missing)
+    sets = validation_split(len(kept), valid_pct, seed)
+    if sets is not None:
+        kept = kept.assign(Set=sets)
     params = {k: as_stored(W) for k, W in {**starting_params(seed), **(params or {})}.items()}
     wb = build_workbook(raw, kept, params)
     save_atomically(wb, out)
     env = value_env(kept)
-    losses = {name: SheetData(name, env, params[name]).loss() for name in MODEL_SHEETS}
-    return BuildSummary(source, out, len(raw), len(kept), len(FEATURE_NAMES), losses)
+    metrics = {name: SheetData(name, env, params[name]).metrics() for name in MODEL_SHEETS}
+    n_valid = 0 if sets is None else int((sets == "valid").sum())
+    return BuildSummary(source, out, len(raw), len(kept), len(FEATURE_NAMES), n_valid, metrics)

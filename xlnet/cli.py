@@ -35,30 +35,35 @@ def cli():
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the random starting parameters.")
 @click.option("--missing", type=click.Choice(("drop", "mode")), default="drop", show_default=True,
               help="Rows with a missing Age, Fare or Embarked: drop them (the lesson) or fill with the mode.")
+@click.option("--valid-pct", default=0.0, show_default=True, type=float,
+              help="Fraction of the rows held out as a validation set (0: the lesson's layout).")
 @click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
 @reports_errors
-def build(csv, out, seed, missing, force):
+def build(csv, out, seed, missing, valid_pct, force):
     """Build the lesson's workbook from a Titanic CSV (default: the embedded copy).
 
     \b
     Example:
         xlnet build                                  # -> workbooks/titanic.xlsx
         xlnet build train.csv --out my.xlsx --seed 42
+        xlnet build --valid-pct 0.2 --seed 42         # hold out 20 % for validation
     """
     from .build import build as build_workbook  # pandas loads only for the commands that read a CSV
 
-    s = build_workbook(csv, out, seed=seed, missing=missing, force=force)
-    click.echo(f"Read {s.rows_read} rows from {s.source}, kept {s.rows_kept}, {s.features} features.")
-    for name, loss in s.losses.items():
-        click.echo(f"  {name:<7} starting loss {loss:.10f}")
+    s = build_workbook(csv, out, seed=seed, missing=missing, valid_pct=valid_pct, force=force)
+    valid = f" ({s.rows_kept - s.rows_valid} train, {s.rows_valid} valid)" if s.rows_valid else ""
+    click.echo(f"Read {s.rows_read} rows from {s.source}, kept {s.rows_kept}{valid}, {s.features} features.")
+    for name, m in s.metrics.items():
+        more = f", valid loss {m['valid_loss']:.10f}" if s.rows_valid else ""
+        click.echo(f"  {name:<7} starting loss {m['train_loss']:.10f}{more}")
     click.echo(f"Wrote {s.out}")
 
 
 class LazyBar:
-    """A progress bar on stderr that appears only once the work has taken more than a second."""
+    """A progress bar on stderr (a terminal) that appears only once the work has taken more than a second."""
 
     def __init__(self, total: int, quiet: bool):
-        self.total, self.quiet, self.done, self.bar = total, quiet, 0, None
+        self.total, self.quiet, self.done, self.bar = total, quiet or not sys.stderr.isatty(), 0, None
         self.start = time.monotonic()
 
     def __call__(self, steps: int) -> None:
@@ -108,9 +113,14 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
         results = fit_workbook(workbook, sheets=sheets, out=out, progress=bar, **settings)
     finally:
         bar.close()
-    click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}{'iterations':>12}{'seconds':>9}")
+    split = "valid_loss" in results[0].after
+    extra = f"{'valid loss':>16}{'train acc':>11}{'valid acc':>11}" if split else ""
+    click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}{extra}{'iterations':>12}{'seconds':>9}")
     for r in results:
-        click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{r.iterations:>12}{r.seconds:>9.2f}")
+        a = r.after
+        extra = f"{a['valid_loss']:>16.10f}{a['train_accuracy']:>11.4f}{a['valid_accuracy']:>11.4f}" if split else ""
+        click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{extra}{r.iterations:>12}"
+                   f"{r.seconds:>9.2f}")
     click.echo(f"Wrote {out or workbook}")
 
 

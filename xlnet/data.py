@@ -6,6 +6,7 @@ import io
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import XlnetError
@@ -134,3 +135,24 @@ def clean(raw: pd.DataFrame, missing: str = "drop") -> pd.DataFrame:
             raise XlnetError(f"every {c} is missing, so it has no mode to fill it with.")
         kept[c] = kept[c].where(kept[c].notna(), present.mode().iloc[0])
     return kept.reset_index(drop=True)
+
+
+def check_valid_pct(valid_pct: float) -> None:
+    if not (isinstance(valid_pct, (int, float)) and 0 <= valid_pct < 1):
+        raise XlnetError(f"--valid-pct must be a fraction from 0 to below 1, like 0.2, not {valid_pct!r}.")
+
+
+def validation_split(n: int, valid_pct: float, seed: int | None) -> "np.ndarray | None":
+    """'train'/'valid' for each of n rows: a seeded random valid_pct of them held out; None for 0."""
+    check_valid_pct(valid_pct)
+    if valid_pct == 0:
+        return None
+    n_valid = round(valid_pct * n)
+    if not 0 < n_valid < n:
+        raise XlnetError(f"--valid-pct {valid_pct} of {n} rows leaves {n_valid} for validation and "
+                         f"{n - n_valid} for training; each needs at least one.")
+    # A stream of its own, so the starting parameters do not depend on the split.
+    rng = np.random.default_rng(None if seed is None else [seed, 1])
+    sets = np.full(n, "train", dtype=object)
+    sets[rng.choice(n, n_valid, replace=False)] = "valid"
+    return sets

@@ -84,15 +84,23 @@ def check_not_open(path: Path) -> None:
 @dataclass
 class SheetResult:
     sheet: str
-    loss_before: float
-    loss_after: float
+    before: dict[str, float]  # the sheet's summary cells before and after: train_loss, valid_loss, ...
+    after: dict[str, float]
     iterations: int
     seconds: float
+
+    @property
+    def loss_before(self) -> float:
+        return self.before["train_loss"]
+
+    @property
+    def loss_after(self) -> float:
+        return self.after["train_loss"]
 
 
 def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, out: str | Path | None = None,
                  **settings) -> list[SheetResult]:
-    """Fit each sheet from the workbook's own rows and parameters; write back only the parameters."""
+    """Fit each sheet's training rows from the workbook's own data and parameters; write back only the parameters."""
     path = Path(path)
     out = Path(out) if out else path
     check_not_open(out)
@@ -101,18 +109,16 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, ou
     results = []
     for name in sheets:
         sheet = read_sheet(wb, name, path)
-        model, X, y = MODELS[name], sheet.X, sheet.y
-        before = sheet.loss()
-        fitter.fit(model, X, y, sheet.W)
+        train = sheet.train_rows()
+        fitter.fit(MODELS[name], sheet.X[train], sheet.y[train], sheet.W)
         W = as_stored(fitter.W_)
-        after = float(model.evaluate(X, y, W)["loss"])
-        write_params(wb[name], model, len(y), W)
+        result = SheetResult(name, sheet.metrics(), sheet.metrics(W), fitter.n_iter_, fitter.seconds_)
+        write_params(wb[name], MODELS[name], len(sheet.y), W)
         desc = (f"epochs={fitter.epochs} lr={fitter.lr} restarts={fitter.restarts} "
                 f"batch_size={fitter.batch_size} seed={fitter.random_state}")
-        history.record(wb, name, "xlnet Adam + L-BFGS", desc, before, after, fitter.n_iter_,
-                       fitter.seconds_, sheet.W, W)
+        history.record(wb, name, "xlnet Adam + L-BFGS", desc, result, sheet.W, W)
         history.set_curve(wb, name, fitter.loss_curve_)
-        results.append(SheetResult(name, before, after, fitter.n_iter_, fitter.seconds_))
+        results.append(result)
     history.draw_charts(wb)
     save_atomically(wb, out)
     return results

@@ -244,3 +244,35 @@ class Average(Op):
         n = x.shape[-1]
         return x.mean(axis=-1), lambda g, grads: _add_grad(
             grads, self.name, np.broadcast_to(np.asarray(g)[..., None] / n, x.shape))
+
+
+class AverageIf(Op):
+    """Mean of a column over the rows whose `Set` is `which` (the train or valid loss)."""
+
+    def __init__(self, name: str, which: str):
+        self.name, self.which = name, which
+
+    def formula(self, at):
+        return f'AVERAGEIF({at.column_range("Set")},"{self.which}",{at.column_range(self.name)})'
+
+    def forward(self, env):
+        x, mask = env[self.name], env["Set"] == self.which
+        n = mask.sum()
+        return (x * mask).sum(axis=-1) / n, lambda g, grads: _add_grad(
+            grads, self.name, np.asarray(g)[..., None] * mask / n)
+
+
+class Accuracy(Op):
+    """Share of the `which` rows whose prediction > 0.5 matches Survived."""
+
+    def __init__(self, prediction: str, which: str):
+        self.prediction, self.which = prediction, which
+
+    def formula(self, at):
+        s, p, y = at.column_range("Set"), at.column_range(self.prediction), at.column_range("Survived")
+        return f'SUMPRODUCT(({s}="{self.which}")*(({p}>0.5)=({y}=1)))/COUNTIF({s},"{self.which}")'
+
+    def forward(self, env):
+        mask = env["Set"] == self.which
+        right = (env[self.prediction] > 0.5) == (env["Survived"] == 1)
+        return (right * mask).sum(axis=-1) / mask.sum(), _nothing

@@ -6,12 +6,15 @@ from datetime import datetime, timezone
 import numpy as np
 from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 
 from .layout import CURVES_SHEET, HISTORY_SHEET, MODEL_SHEETS
 
-HISTORY_COLUMNS = ("When (UTC)", "Sheet", "Method", "Settings", "Loss before", "Loss after", "Iterations",
-                   "Seconds", "Replaced parameters", "New parameters")
+HISTORY_COLUMNS = ("When (UTC)", "Sheet", "Method", "Settings", "Loss before", "Loss after", "Valid loss",
+                   "Train accuracy", "Valid accuracy", "Iterations", "Seconds", "Replaced parameters",
+                   "New parameters")
+WIDTHS = (20, 8, 22, 40, 14, 14, 14, 14, 14, 10, 8, 60, 60)
 CURVE_POINTS = 400
 
 
@@ -19,25 +22,28 @@ def _params_text(W: np.ndarray) -> str:
     return " ".join(repr(float(v)) for v in W.ravel())
 
 
-def record(wb: Workbook, sheet: str, method: str, settings: str, before: float, after: float,
-           iterations: int, seconds: float, W_before: np.ndarray, W_after: np.ndarray) -> None:
+def record(wb: Workbook, sheet: str, method: str, settings: str, result, W_before: np.ndarray,
+           W_after: np.ndarray) -> None:
+    """A row for one fit; `result` is a fit.SheetResult. Validation figures stay empty without a validation set."""
     if HISTORY_SHEET not in wb.sheetnames:
         ws = wb.create_sheet(HISTORY_SHEET)
         for c, name in enumerate(HISTORY_COLUMNS, 1):
             ws.cell(1, c, name).font = Font(bold=True)
-        for col, width in zip("ABCDEFGHIJ", (20, 8, 22, 40, 14, 14, 10, 8, 60, 60)):
-            ws.column_dimensions[col].width = width
+        for c, width in enumerate(WIDTHS, 1):
+            ws.column_dimensions[get_column_letter(c)].width = width
         ws.freeze_panes = "A2"
     ws = wb[HISTORY_SHEET]
     row = ws.max_row + 1
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    values = (when, sheet, method, settings, before, after, iterations, round(seconds, 3),
-              _params_text(W_before), _params_text(W_after))
+    after = result.after
+    values = (when, sheet, method, settings, result.before["train_loss"], after["train_loss"],
+              after.get("valid_loss"), after.get("train_accuracy"), after.get("valid_accuracy"),
+              result.iterations, round(result.seconds, 3), _params_text(W_before), _params_text(W_after))
     for c, v in enumerate(values, 1):
         cell = ws.cell(row, c, v)
         if isinstance(v, str):
             cell.data_type = "s"
-    for c in (5, 6):
+    for c in (5, 6, 7, 8, 9):
         ws.cell(row, c).number_format = "0.0000000000"
 
 

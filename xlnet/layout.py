@@ -18,6 +18,10 @@ MODEL_SHEETS = tuple(MODELS)
 TITLE_ROW, HEADER_ROW, FIRST_ROW = 1, 3, 4
 MAX_ROWS = 1_048_576 - FIRST_ROW + 1  # passengers that fit on a worksheet under the headers
 PARAM_COL = 18  # R, as in the reference workbook
+SET_COL = 17    # Q, empty in the lesson's layout: train/valid marks when there is a validation set
+SETS = ("train", "valid")
+METRIC_LABELS = {"train_loss": "Total loss:", "valid_loss": "Valid loss:",
+                 "train_accuracy": "Train accuracy:", "valid_accuracy": "Valid accuracy:"}
 MAX_ROW_OF = {"Age": TITLE_ROW}  # columns whose MAX sits above them
 
 SOLVER_OPTIONS = {  # Excel Solver's model, as the reference workbook stores it
@@ -39,11 +43,13 @@ def absolute(col: int, row: int) -> str:
 class SheetLayout:
     """Where everything is on one model sheet holding `n` passengers."""
 
-    def __init__(self, model: Model, n: int):
-        self.model, self.n = model, n
+    def __init__(self, model: Model, n: int, split: bool = False):
+        self.model, self.n, self.split = model, n, split
         self.last_row = FIRST_ROW + n - 1
         names = RAW + FEATURE_NAMES
         self.col = {name: i + 1 for i, name in enumerate(names)}
+        if split:
+            self.col["Set"] = SET_COL
         rows, cols = model.param_shape
         if model.units_in_rows:   # labels above the block: R3:AA3, values R4:AA(3+rows)
             self.param_top_left = (PARAM_COL, FIRST_ROW)
@@ -54,7 +60,11 @@ class SheetLayout:
         first_model_col = self.param_bottom_right[0] + 2
         for i, name in enumerate(model.column_names):
             self.col[name] = first_model_col + i
-        self.loss_cell_at = (self.col["Loss"], TITLE_ROW)
+        c = self.col["Loss"]
+        self.metric_at = {"train_loss": (c, TITLE_ROW), "valid_loss": (c, TITLE_ROW + 1),
+                          "train_accuracy": (c + 2, TITLE_ROW), "valid_accuracy": (c + 2, TITLE_ROW + 1)}
+        self.metrics = model.metrics(split)
+        self.loss_cell_at = self.metric_at["train_loss"]
 
     # The Cells protocol of formula.py, for the row being rendered.
     def at_row(self, row: int) -> "SheetLayout":
@@ -129,8 +139,14 @@ class SheetLayout:
     def fixed_formulas(self) -> dict[tuple[int, int], str]:
         """Formulas outside the rows: column maxima and the loss cell."""
         out = {(self.col[name], row): f"=MAX({self.column_range(name)})" for name, row in MAX_ROW_OF.items()}
-        out[self.loss_cell_at] = "=" + self.model.loss.formula(self)
+        out.update({self.metric_at[name]: "=" + op.formula(self) for name, op in self.metrics.items()})
         return out
+
+    def metric_names(self) -> dict[str, str]:
+        """Sheet-local names of the summary cells, with a validation set (the lesson has none)."""
+        if not self.split:
+            return {}
+        return {name: f"{self.model.name}!{absolute(*self.metric_at[name])}" for name in self.metrics}
 
     def solver_names(self) -> dict[str, str]:
         sheet = self.model.name
@@ -138,9 +154,9 @@ class SheetLayout:
                 "solver_adj": f"{sheet}!{self.param_block()}", **SOLVER_OPTIONS}
 
     def titles(self) -> dict[tuple[int, int], str]:
-        c_loss, r_loss = self.loss_cell_at
-        out = {(1, TITLE_ROW): "Data", (self.col["Age"] - 1, TITLE_ROW): "Max:",
-               (PARAM_COL, TITLE_ROW): "Params", (c_loss - 1, r_loss): "Total loss:"}
+        out = {(1, TITLE_ROW): "Data", (self.col["Age"] - 1, TITLE_ROW): "Max:", (PARAM_COL, TITLE_ROW): "Params"}
+        labels = dict(METRIC_LABELS, train_loss="Train loss:") if self.split else METRIC_LABELS
+        out.update({(c - 1, r): labels[name] for name, (c, r) in self.metric_at.items() if name in self.metrics})
         first_model_col = self.col[self.model.column_names[0]]
         out.setdefault((first_model_col, TITLE_ROW), "Model")
         return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formula import Average, Col, MMult, Op, ReLU, Square, SumProduct
+from .formula import Accuracy, Average, AverageIf, Col, MMult, Op, ReLU, Square, SumProduct
 
 
 @dataclass(frozen=True)
@@ -18,18 +18,28 @@ class Model:
     param_shape: tuple[int, int]  # as laid out on the sheet
     units_in_rows: bool           # True: a row of parameters per unit; False: a column per unit
     columns: tuple[tuple[str, Op], ...]
+    prediction: str
     loss: Op = Average("Loss")
+
+    def metrics(self, split: bool) -> dict[str, Op]:
+        """The summary cells: the loss Solver minimises and, with a validation set, the rest."""
+        if not split:
+            return {"train_loss": self.loss}
+        return {"train_loss": AverageIf("Loss", "train"), "valid_loss": AverageIf("Loss", "valid"),
+                "train_accuracy": Accuracy(self.prediction, "train"),
+                "valid_accuracy": Accuracy(self.prediction, "valid")}
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray, W: np.ndarray) -> dict:
-        """Every model column and the loss, as the sheet computes them."""
-        env = {"X": X, "W": W, "Survived": y}
+    def evaluate(self, X: np.ndarray, y: np.ndarray, W: np.ndarray, sets: np.ndarray | None = None) -> dict:
+        """Every model column, the loss and the metrics, as the sheet computes them."""
+        env = {"X": X, "W": W, "Survived": y, "Set": sets}
         for name, op in self.columns:
             env[name] = op.value(env)
-        env["loss"] = self.loss.value(env)
+        env.update({name: op.value(env) for name, op in self.metrics(sets is not None).items()})
+        env["loss"] = env["train_loss"]
         return env
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +72,7 @@ def _two_relus(lin: type) -> tuple[tuple[str, Op], ...]:
 LINEAR = Model("linear", (1, 10), True, (
     ("Linear", SumProduct(0)),
     ("Loss", Square(Col("Linear") - Col("Survived"))),
-))
-NNET = Model("nnet", (2, 10), True, _two_relus(SumProduct))
-MMULT = Model("mmult", (10, 2), False, _two_relus(MMult))
+), "Linear")
+NNET = Model("nnet", (2, 10), True, _two_relus(SumProduct), "Preds")
+MMULT = Model("mmult", (10, 2), False, _two_relus(MMult), "Preds")
 MODELS = {m.name: m for m in (LINEAR, NNET, MMULT)}

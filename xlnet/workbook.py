@@ -17,7 +17,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from .errors import XlnetError
 from .features import FEATURE_NAMES, FEATURES, VALUE_COLUMNS, feature_matrix
-from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, MODEL_SHEETS, SheetLayout
+from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, MODEL_SHEETS, SET_COL, SETS, SheetLayout
 from .models import MODELS
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 BOLD = Font(bold=True)
 FORMATS = {"Fare": "0.00", "Age_N": "0.000", "log_Fare": "0.000", "param": "0.0000",
-           "loss_cell": "0.000000", "computed": "0.000"}
+           "metric": "0.000000", "computed": "0.000"}
 
 
 def starting_params(seed: int | None) -> dict[str, np.ndarray]:
@@ -39,6 +39,8 @@ def value_env(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     env = {c: rows[c].to_numpy(dtype=object if c in ("Sex", "Embarked") else float) for c in VALUE_COLUMNS
            if c != "Ones"}
     env["Ones"] = np.ones(len(rows))
+    if "Set" in rows:
+        env["Set"] = rows["Set"].to_numpy(dtype=object)
     return env
 
 
@@ -50,9 +52,11 @@ def _text(cell, value) -> None:
 
 
 def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
-    at = SheetLayout(MODELS[name], len(env["Survived"]))
+    at = SheetLayout(MODELS[name], len(env["Survived"]), split="Set" in env)
+    columns = VALUE_COLUMNS + (("Set",) if at.split else ())
     for (c, r), title in at.titles().items():
         ws.cell(r, c, title).font = BOLD
+        ws.column_dimensions[letter(c)].width = max(9, len(title) + 1)
     for c, header in at.headers().items():
         ws.cell(HEADER_ROW, c, header).font = BOLD
         ws.column_dimensions[letter(c)].width = max(9, len(header) + 2)
@@ -60,12 +64,13 @@ def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
         ws.cell(r, c, label).font = BOLD
     for (c, r), formula in at.fixed_formulas().items():
         ws.cell(r, c, formula).number_format = FORMATS["computed"]
-    ws.cell(*reversed(at.loss_cell_at)).number_format = FORMATS["loss_cell"]
+    for c, r in at.metric_at.values():
+        ws.cell(r, c).number_format = FORMATS["metric"]
     write_params(ws, MODELS[name], at.n, W)
     array = at.array_formula()
     for i in range(at.n):
         row = FIRST_ROW + i
-        for column in VALUE_COLUMNS:
+        for column in columns:
             _text(ws.cell(row, at.col[column]), env[column][i].item() if hasattr(env[column][i], "item")
                   else env[column][i])
         for column, formula in at.row_formulas(row).items():
@@ -83,6 +88,8 @@ def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
     ws.freeze_panes = ws.cell(FIRST_ROW, 1)
     for key, value in at.solver_names().items():
         ws.defined_names[key] = DefinedName(key, attr_text=value, hidden=True)
+    for key, value in at.metric_names().items():
+        ws.defined_names[key] = DefinedName(key, attr_text=value)
 
 
 def as_stored(W: np.ndarray) -> np.ndarray:
@@ -147,6 +154,10 @@ class SheetData:
     W: np.ndarray
 
     @property
+    def sets(self) -> np.ndarray | None:
+        return self.env.get("Set")
+
+    @property
     def X(self) -> np.ndarray:
         return feature_matrix(self.env)
 
@@ -154,8 +165,17 @@ class SheetData:
     def y(self) -> np.ndarray:
         return self.env["Survived"]
 
-    def loss(self) -> float:
-        return float(MODELS[self.name].evaluate(self.X, self.y, self.W)["loss"])
+    def metrics(self, W: np.ndarray | None = None) -> dict[str, float]:
+        """The summary cells (train loss, and with a validation set its loss and the accuracies)."""
+        model = MODELS[self.name]
+        env = model.evaluate(self.X, self.y, self.W if W is None else W, self.sets)
+        return {name: float(env[name]) for name in model.metrics(self.sets is not None)}
+
+    def loss(self, W: np.ndarray | None = None) -> float:
+        return self.metrics(W)["train_loss"]
+
+    def train_rows(self) -> np.ndarray:
+        return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"
 
 
 NUMERIC = {"Survived", "Pclass", "Age", "Fare", "SibSp", "Parch", "Ones"}
@@ -177,8 +197,9 @@ def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetD
         raise XlnetError(f"{path}: the sheet {name!r} is missing (sheets: {', '.join(wb.sheetnames)}); "
                          "rebuild the workbook with `xlnet build`.")
     ws = wb[name]
-    layout = SheetLayout(MODELS[name], 0)
-    cols = {c: layout.col[c] for c in VALUE_COLUMNS}
+    split = ws.cell(HEADER_ROW, SET_COL).value == "Set"
+    layout = SheetLayout(MODELS[name], 0, split)
+    cols = {c: layout.col[c] for c in VALUE_COLUMNS + (("Set",) if split else ())}
     width = max(cols.values())
     rows = []
     for r, values in enumerate(ws.iter_rows(min_row=FIRST_ROW, max_col=width, values_only=True), FIRST_ROW):
@@ -191,13 +212,19 @@ def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetD
     for column, c in cols.items():
         values = [v[c - 1] for _, v in rows]
         for (r, _), v in zip(rows, values):
-            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-                  if column in NUMERIC else isinstance(v, str))
+            if column in NUMERIC:
+                ok, want = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v), "a number"
+            elif column == "Set":
+                ok, want = v in SETS, "train or valid"
+            else:
+                ok, want = isinstance(v, str), "text"
             if not ok:
                 raise XlnetError(f"{path}: sheet {name!r}, cell {letter(c)}{r} ({column}) holds {v!r}; "
-                                 f"it must be {'a number' if column in NUMERIC else 'text'}.")
+                                 f"it must be {want}.")
         env[column] = np.array(values, dtype=float if column in NUMERIC else object)
-    layout = SheetLayout(MODELS[name], len(rows))
+    if split and not (env["Set"] == "train").any():
+        raise XlnetError(f"{path}: sheet {name!r} has no row marked train in its Set column; mark some.")
+    layout = SheetLayout(MODELS[name], len(rows), split)
     W = np.empty(MODELS[name].param_shape)
     for i, cells in enumerate(layout.param_cells()):
         for j, (c, r) in enumerate(cells):
