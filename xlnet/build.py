@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import EMBEDDED, check_valid_pct, clean, read_csv, validation_split
+from .data import EMBEDDED, check_missing, check_valid_pct, clean, read_csv, validation_split
 from .errors import XlnetError
 from .features import FEATURE_NAMES
 from .layout import MAX_ROWS, MODEL_SHEETS
@@ -38,8 +38,9 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
     if not out.parent.is_dir():
         raise XlnetError(f"{out.parent} is not a folder; create it first or choose another --out.")
     check_valid_pct(valid_pct)
+    check_missing(missing)
     raw = read_csv(source, max_rows=MAX_ROWS)
-    kept = clean(raw, missing)
+    kept = clean(raw, missing, source)
     sets = validation_split(len(kept), valid_pct, seed)
     if sets is not None:
         kept = kept.assign(Set=sets)

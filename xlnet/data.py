@@ -1,26 +1,39 @@
 """Reading and checking the Titanic CSV: Kaggle's train.csv as downloaded, or the embedded copy."""
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
+import re
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .errors import XlnetError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ("Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
 OPTIONAL = ("Name",)
 MAY_BE_MISSING = ("Age", "Fare", "Embarked")  # empty cells follow --missing
 INTEGER = {"Survived": (0, 1), "Pclass": (1, 2, 3), "SibSp": None, "Parch": None}
 LEVELS = {"Sex": ("male", "female"), "Embarked": ("S", "C", "Q")}
+CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in the workbook's XML
 EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
 MISSING_CHOICES = ("drop", "mode")
 
 
 def _decode(raw: bytes, path: Path) -> str:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in raw[:65536]:
         raise XlnetError(f"{path}: this is a binary file, not a CSV; export the data as CSV (comma-separated text).")
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
@@ -64,25 +77,38 @@ def read_csv(path: str | Path, *, max_rows: int | None = None) -> pd.DataFrame:
                 f" The header read was: {', '.join(header)[:200]}.")
         raise XlnetError(f"{path}: required column missing: {', '.join(missing)}.{hint}")
     index = {c: header.index(c) for c in COLUMNS if c in header}
-    records = []
-    for fields in rows:
-        if not any(f.strip() for f in fields):
-            continue
-        line = rows.line_num
-        if len(fields) != len(header):
-            raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {len(header)}; "
-                             "check the quoting of that line.")
-        records.append(_record(path, line, {c: fields[i].strip() for c, i in index.items()}, delimiter == ";"))
-        if max_rows is not None and len(records) > max_rows:
-            raise XlnetError(f"{path}: more than {max_rows:,} passenger rows, more than a worksheet holds; "
-                             "split the file.")
+    records, read_up_to = [], rows.line_num
+    try:
+        for fields in rows:
+            if not any(f.strip() for f in fields):
+                continue
+            line = rows.line_num
+            if len(fields) != len(header):
+                raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {len(header)}; "
+                                 "check the quoting of that line.")
+            records.append(_record(path, line, {c: fields[i].strip() for c, i in index.items()}, delimiter == ";"))
+            read_up_to = line
+            if max_rows is not None and len(records) > max_rows:
+                raise XlnetError(f"{path}: more than {max_rows:,} passenger rows, more than a worksheet holds "
+                                 "(1,048,576 rows with its headers); split the file.")
+    except csv.Error as e:
+        raise XlnetError(f"{path}: line {read_up_to + 1} is not valid CSV ({e}).") from None
     if not records:
         raise XlnetError(f"{path}: the header is there but there are no passenger rows.")
+    import pandas as pd  # here, so that commands that read no CSV start faster
+
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
 
 
 def _record(path: Path, line: int, values: dict, decimal_comma: bool) -> dict:
-    out = {"Name": values.get("Name", "")}
+    name = values.get("Name", "")
+    if CONTROL.search(name):
+        raise XlnetError(f"{path}: line {line}, column Name: it holds a control character "
+                         f"({CONTROL.search(name).group()!r}) that a workbook cannot store; remove it.")
+    if len(name) > CELL_TEXT_LIMIT:
+        raise XlnetError(f"{path}: line {line}, column Name: {len(name):,} characters, more than the "
+                         f"{CELL_TEXT_LIMIT:,} a cell holds.")
+    out = {"Name": name}
     for column in ("Survived", "Pclass", "Age", "SibSp", "Parch", "Fare"):
         text = values[column]
         where = f"{path}: line {line}, column {column}"
@@ -117,23 +143,30 @@ def _record(path: Path, line: int, values: dict, decimal_comma: bool) -> dict:
     return out
 
 
-def clean(raw: pd.DataFrame, missing: str = "drop") -> pd.DataFrame:
-    """The rows the models use: missing values dropped (the lesson) or filled with the column's mode."""
+def check_missing(missing: str) -> None:
     if missing not in MISSING_CHOICES:
         raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
+
+
+def clean(raw: pd.DataFrame, missing: str = "drop", source: str | Path = "the CSV") -> pd.DataFrame:
+    """The rows the models use: missing values dropped (the lesson) or filled with the column's mode."""
+    check_missing(missing)
     cols = list(MAY_BE_MISSING)
     if missing == "drop":
         kept = raw.dropna(subset=cols)
         if kept.empty:
-            raise XlnetError("no rows left after dropping rows with a missing Age, Fare or Embarked; "
+            raise XlnetError(f"{source}: no rows left after dropping rows with a missing Age, Fare or Embarked; "
                              "use --missing mode to fill them instead.")
-        return kept.reset_index(drop=True)
-    kept = raw.copy()
-    for c in cols:
-        present = kept[c].dropna()
-        if present.empty:
-            raise XlnetError(f"every {c} is missing, so it has no mode to fill it with.")
-        kept[c] = kept[c].where(kept[c].notna(), present.mode().iloc[0])
+    else:
+        kept = raw.copy()
+        for c in cols:
+            present = kept[c].dropna()
+            if present.empty:
+                raise XlnetError(f"{source}: every {c} is missing, so it has no mode to fill it with.")
+            kept[c] = kept[c].where(kept[c].notna(), present.mode().iloc[0])
+    if kept["Age"].max() <= 0:
+        raise XlnetError(f"{source}: every Age kept is 0, so Age_N = Age/MAX(Age) would divide by zero; "
+                         "xlnet needs at least one Age above 0.")
     return kept.reset_index(drop=True)
 
 

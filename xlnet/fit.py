@@ -106,9 +106,10 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, ou
     check_not_open(out)
     fitter = GradientFit(**settings)
     wb = open_workbook(path)
+    read = [read_sheet(wb, name, path) for name in sheets]  # every sheet checked before any work
     results = []
-    for name in sheets:
-        sheet = read_sheet(wb, name, path)
+    for sheet in read:
+        name = sheet.name
         train = sheet.train_rows()
         fitter.fit(MODELS[name], sheet.X[train], sheet.y[train], sheet.W)
         W = as_stored(fitter.W_)

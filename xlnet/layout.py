@@ -148,6 +148,17 @@ class SheetLayout:
             return {}
         return {name: f"{self.model.name}!{absolute(*self.metric_at[name])}" for name in self.metrics}
 
+    def formulas(self) -> dict[tuple[int, int], str]:
+        """Every formula cell of the sheet, (column, row) -> formula; the array formula at its top-left cell."""
+        out = {}
+        for row in range(FIRST_ROW, self.last_row + 1):
+            out.update({(self.col[name], row): f for name, f in self.row_formulas(row).items()})
+        out.update(self.fixed_formulas())
+        array = self.array_formula()
+        if array:
+            out[(self.col[array[2][0]], FIRST_ROW)] = array[1]
+        return out
+
     def solver_names(self) -> dict[str, str]:
         sheet = self.model.name
         return {"solver_opt": f"{sheet}!{self.loss_cell()}",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from openpyxl.utils import get_column_letter as letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
+from .data import LEVELS
 from .errors import XlnetError
 from .features import FEATURE_NAMES, FEATURES, VALUE_COLUMNS, feature_matrix
 from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, MODEL_SHEETS, SET_COL, SETS, SheetLayout
@@ -181,14 +183,71 @@ class SheetData:
 NUMERIC = {"Survived", "Pclass", "Age", "Fare", "SibSp", "Parch", "Ones"}
 
 
+MAX_UNZIPPED = 2 << 30  # bytes a workbook may unpack to
+MAX_RATIO = 200          # how much one part may expand; real workbooks stay under 30
+PROLOG_BYTES = 1 << 16   # where an XML part's DTD would have to be
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a file that is not a zip, one that would unpack to far more than it holds (a zip bomb), or one
+    whose XML declares entities (an entity bomb: openpyxl parses some parts with lxml, not defusedxml)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = z.infolist()
+            total = sum(p.file_size for p in parts)
+            if total <= MAX_UNZIPPED:
+                for part in parts:
+                    if part.filename.endswith((".xml", ".rels")):
+                        with z.open(part) as f:
+                            head = f.read(PROLOG_BYTES)
+                        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                            raise XlnetError(f"{path}: refused: {part.filename} declares a DTD or entities, which "
+                                             "no workbook needs; the file was crafted or corrupted.")
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise XlnetError(f"{path}: not an .xlsx workbook (not a zip file); "
+                         "make one with `xlnet build` or save it from Excel as .xlsx.") from None
+    swollen = [p.filename for p in parts if p.file_size > (1 << 20) and p.file_size > MAX_RATIO * p.compress_size]
+    if total > MAX_UNZIPPED or swollen:
+        raise XlnetError(f"{path}: refused: it would unpack to {total:,} bytes"
+                         f"{' (' + swollen[0] + ' expands over ' + str(MAX_RATIO) + ' times)' if swollen else ''}; "
+                         "this is not a workbook xlnet made.")
+
+
 def open_workbook(path: str | Path) -> Workbook:
+    """Load a workbook that may come from anywhere: zip bombs and XML entity tricks are refused."""
     path = Path(path)
     if not path.is_file():
         raise XlnetError(f"{path}: no such workbook; make one with `xlnet build`.")
+    _check_zip(path)
     try:
         return load_workbook(path)
-    except Exception as e:  # openpyxl raises many kinds on a file that is not an xlsx
+    except Exception as e:  # openpyxl and defusedxml raise many kinds on a file that is not a sound xlsx
         raise XlnetError(f"{path}: not a readable .xlsx workbook ({type(e).__name__}: {str(e)[:120]}).") from None
+
+
+def _normal(formula) -> str:
+    return "".join(str(formula).split()).upper()
+
+
+def check_sheet(ws, layout: SheetLayout, path: str | Path) -> None:
+    """The sheet still computes what xlnet computes: Solver's names and every formula are where xlnet put them."""
+    where = f"{path}: sheet {ws.title!r}"
+    expected = {"solver_opt": f"{ws.title}!{layout.loss_cell()}", "solver_adj": f"{ws.title}!{layout.param_block()}"}
+    for name, target in expected.items():
+        if name in ws.defined_names and _normal(ws.defined_names[name].attr_text) != _normal(target):
+            raise XlnetError(f"{where}: Solver's {name} points at {ws.defined_names[name].attr_text}, "
+                             f"but xlnet's {'loss cell' if name == 'solver_opt' else 'parameter block'} is "
+                             f"{target}; the sheet was rearranged: rebuild it with `xlnet build`.")
+    differ = []
+    for (c, r), formula in layout.formulas().items():
+        value = ws.cell(r, c).value
+        found = ("=" + value.text.lstrip("=")) if isinstance(value, ArrayFormula) else value
+        if _normal(found) != _normal(formula):
+            differ.append(f"{letter(c)}{r} holds {found!r:.60}, xlnet wrote {formula!r:.60}")
+    if differ:
+        raise XlnetError(f"{where}: {len(differ)} cell(s) differ from the formulas xlnet wrote, so its losses would "
+                         f"not be the ones the sheet computes: " + "; ".join(differ[:3])
+                         + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
 
 
 def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetData:
@@ -216,12 +275,17 @@ def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetD
                 ok, want = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v), "a number"
             elif column == "Set":
                 ok, want = v in SETS, "train or valid"
+            elif column in LEVELS:
+                ok, want = v in LEVELS[column], " or ".join(LEVELS[column])
             else:
                 ok, want = isinstance(v, str), "text"
             if not ok:
                 raise XlnetError(f"{path}: sheet {name!r}, cell {letter(c)}{r} ({column}) holds {v!r}; "
                                  f"it must be {want}.")
         env[column] = np.array(values, dtype=float if column in NUMERIC else object)
+    if (env["Fare"] < 0).any() or env["Age"].max() <= 0:
+        raise XlnetError(f"{path}: sheet {name!r}: a Fare is negative or no Age is above 0, so LOG10 or Age/MAX(Age) "
+                         "fails in the sheet; correct the data rows.")
     if split and not (env["Set"] == "train").any():
         raise XlnetError(f"{path}: sheet {name!r} has no row marked train in its Set column; mark some.")
     layout = SheetLayout(MODELS[name], len(rows), split)
@@ -233,4 +297,5 @@ def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetD
                 raise XlnetError(f"{path}: sheet {name!r}, parameter cell {letter(c)}{r} holds {v!r}; "
                                  "it must be a number.")
             W[i, j] = v
+    check_sheet(ws, layout, path)
     return SheetData(name, env, W)
