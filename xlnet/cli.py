@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 
@@ -122,6 +123,72 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
         click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{extra}{r.iterations:>12}"
                    f"{r.seconds:>9.2f}")
     click.echo(f"Wrote {out or workbook}")
+
+
+def _row(sheet, label, m, gap="", seconds=None, split=False):
+    loss = "" if m is None else f"{m['train_loss']:.10f}"
+    extra = ""
+    if split:
+        extra = "".join(f"{'' if m is None or k not in m else format(m[k], f) :>14}"
+                        for k, f in (("valid_loss", ".10f"), ("train_accuracy", ".4f"), ("valid_accuracy", ".4f")))
+    secs = "" if seconds is None else f"{seconds:.2f}"
+    return f"{sheet:<8}{label:<20}{loss:>14}{gap:>9}{extra}{secs:>9}"
+
+
+@cli.command()
+@click.argument("workbook", type=click.Path(dir_okay=False))
+@click.option("--model", "which", type=click.Choice(MODEL_SHEETS + ("all",)), default="all", show_default=True)
+@click.option("--libreoffice", "use_lo", is_flag=True, help="Also run LibreOffice's solver on a copy, headless.")
+@click.option("--engine", type=click.Choice(("swarm", "deps", "sco")), default="swarm", show_default=True,
+              help="LibreOffice's solver engine (deps and sco need libreoffice-nlpsolver).")
+@click.option("--time-limit", default=60.0, show_default=True, type=float, help="Seconds per sheet for LibreOffice.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of xlnet's restarts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--quiet", is_flag=True, help="No progress messages.")
+@reports_errors
+def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
+    """Compare the workbook's losses with xlnet's fit (and LibreOffice's solver). Read-only.
+
+    The workbook's loss is that of the parameters now in it, as Excel Solver, LibreOffice,
+    a hand edit or `xlnet fit` left them; xlnet's is what its solver reaches on the same
+    data, without writing it. gap % is how far the workbook's loss is above xlnet's.
+
+    \b
+    Example:
+        xlnet compare workbooks/titanic.xlsx
+        xlnet compare my.xlsx --libreoffice --time-limit 60 --json
+    """
+    from .compare import compare_workbook
+
+    sheets = MODEL_SHEETS if which == "all" else (which,)
+    say = (lambda msg: None) if quiet or as_json else (lambda msg: click.echo(msg, err=True))
+    results = compare_workbook(workbook, sheets=sheets, use_libreoffice=use_lo, engine=engine,
+                               time_limit=time_limit, random_state=seed, progress=say)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        split = any(r.workbook and "valid_loss" in r.workbook for r in results)
+        extra = f"{'valid loss':>14}{'train acc':>14}{'valid acc':>14}" if split else ""
+        click.echo(f"{'sheet':<8}{'parameters':<20}{'loss':>14}{'gap %':>9}{extra}{'seconds':>9}")
+        for r in results:
+            if r.problem:
+                click.echo(f"{r.sheet:<8}not compared: {r.problem}")
+                continue
+            click.echo(_row(r.sheet, "workbook", r.workbook, f"{r.gap_percent:.4f}", split=split))
+            click.echo(_row(r.sheet, "xlnet", r.xlnet, seconds=r.xlnet_seconds, split=split))
+            if r.optimum is not None:
+                click.echo(_row(r.sheet, "least squares", {"train_loss": r.optimum}, split=split))
+            if r.libreoffice:
+                lo = r.libreoffice
+                click.echo(_row(r.sheet, f"LibreOffice {lo['engine']}", {"train_loss": lo["loss"]},
+                                seconds=lo["seconds"], split=split))
+            if r.cached_loss is not None and abs(r.cached_loss - r.workbook["train_loss"]) > 1e-9 * r.cached_loss:
+                click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10f}; "
+                           "recalculate the workbook to see the loss of its current parameters")
+    problems = [r for r in results if r.problem]
+    if problems:
+        raise click.ClickException(f"{len(problems)} sheet(s) could not be compared: "
+                                   + ", ".join(r.sheet for r in problems))
 
 
 if __name__ == "__main__":

@@ -191,43 +191,35 @@ class Dummy(Op):
 
 
 class SumProduct(Op):
-    """The features of the row times unit k's parameters: `X @ W[k]`."""
+    """The features of the row times unit k's parameters (a row of the block): `X @ W[k]`."""
 
     def __init__(self, k: int):
         self.k = k
+
+    def unit(self) -> tuple:
+        return (..., self.k, slice(None))
 
     def formula(self, at):
         return f"SUMPRODUCT({at.features_row()},{at.param_range(self.k)})"
 
     def forward(self, env):
-        X, W = env["X"], env["W"]
-        w = W[..., self.k, :]
+        X, W, unit = env["X"], env["W"], self.unit()
 
         def backward(g, grads):
             dW = np.zeros_like(W)
-            dW[..., self.k, :] = g @ X
+            dW[unit] = g @ X
             _add_grad(grads, "W", dW)
-        return w @ X.T, backward
+        return W[unit] @ X.T, backward
 
 
-class MMult(Op):
-    """Column k of one array formula `MMULT(features, params)`, params one column per unit."""
+class MMult(SumProduct):
+    """Column k of one array formula `MMULT(features, params)`, params a column per unit."""
 
-    def __init__(self, k: int):
-        self.k = k
+    def unit(self) -> tuple:
+        return (..., slice(None), self.k)
 
     def formula(self, at):
         return f"MMULT({at.features_all()},{at.param_range()})"
-
-    def forward(self, env):
-        X, W = env["X"], env["W"]
-        w = W[..., :, self.k]
-
-        def backward(g, grads):
-            dW = np.zeros_like(W)
-            dW[..., :, self.k] = g @ X
-            _add_grad(grads, "W", dW)
-        return w @ X.T, backward
 
 
 class Average(Op):

@@ -65,6 +65,7 @@ class SheetLayout:
                           "train_accuracy": (c + 2, TITLE_ROW), "valid_accuracy": (c + 2, TITLE_ROW + 1)}
         self.metrics = model.metrics(split)
         self.loss_cell_at = self.metric_at["train_loss"]
+        self.array = self._array_formula()
 
     # The Cells protocol of formula.py, for the row being rendered.
     def at_row(self, row: int) -> "SheetLayout":
@@ -118,7 +119,7 @@ class SheetLayout:
     def param_block(self) -> str:
         return self.param_range()
 
-    def array_formula(self) -> tuple[str, str, list[str]] | None:
+    def _array_formula(self) -> tuple[str, str, list[str]] | None:
         """The one array formula of the sheet, if any: (range, formula, the columns it fills)."""
         names = [name for name, op in self.model.columns if isinstance(op, MMult)]
         if not names:
@@ -131,8 +132,7 @@ class SheetLayout:
         """Formula of each computed cell of one passenger's row, by column name."""
         self.at_row(row)
         out = {name: "=" + op.formula(self) for name, op in FEATURES if op is not None}
-        array = self.array_formula()
-        skip = array[2] if array else ()
+        skip = self.array[2] if self.array else ()
         out.update({name: "=" + op.formula(self) for name, op in self.model.columns if name not in skip})
         return out
 
@@ -154,9 +154,8 @@ class SheetLayout:
         for row in range(FIRST_ROW, self.last_row + 1):
             out.update({(self.col[name], row): f for name, f in self.row_formulas(row).items()})
         out.update(self.fixed_formulas())
-        array = self.array_formula()
-        if array:
-            out[(self.col[array[2][0]], FIRST_ROW)] = array[1]
+        if self.array:
+            out[(self.col[self.array[2][0]], FIRST_ROW)] = self.array[1]
         return out
 
     def solver_names(self) -> dict[str, str]:

@@ -48,7 +48,7 @@ def value_env(rows: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _text(cell, value) -> None:
     """A string stays text, never a formula, whatever it starts with."""
-    cell.value = value
+    cell.value = value.item() if isinstance(value, np.generic) else value
     if isinstance(value, str):
         cell.data_type = "s"
 
@@ -56,37 +56,35 @@ def _text(cell, value) -> None:
 def _write_model_sheet(ws, name: str, env: dict, W: np.ndarray) -> None:
     at = SheetLayout(MODELS[name], len(env["Survived"]), split="Set" in env)
     columns = VALUE_COLUMNS + (("Set",) if at.split else ())
-    for (c, r), title in at.titles().items():
-        ws.cell(r, c, title).font = BOLD
-        ws.column_dimensions[letter(c)].width = max(9, len(title) + 1)
-    for c, header in at.headers().items():
-        ws.cell(HEADER_ROW, c, header).font = BOLD
-        ws.column_dimensions[letter(c)].width = max(9, len(header) + 2)
-    for (c, r), label in at.param_labels().items():
-        ws.cell(r, c, label).font = BOLD
+    widths: dict[int, int] = {}
+    labels = [(c, r, text) for (c, r), text in {**at.titles(), **at.param_labels()}.items()]
+    labels += [(c, HEADER_ROW, header) for c, header in at.headers().items()]
+    for c, r, text in labels:
+        ws.cell(r, c, text).font = BOLD
+        widths[c] = max(widths.get(c, 9), len(text) + 2)
+    for c, width in widths.items():
+        ws.column_dimensions[letter(c)].width = width
     for (c, r), formula in at.fixed_formulas().items():
         ws.cell(r, c, formula).number_format = FORMATS["computed"]
     for c, r in at.metric_at.values():
         ws.cell(r, c).number_format = FORMATS["metric"]
     write_params(ws, MODELS[name], at.n, W)
-    array = at.array_formula()
+    array_columns = at.array[2] if at.array else ()
     for i in range(at.n):
         row = FIRST_ROW + i
         for column in columns:
-            _text(ws.cell(row, at.col[column]), env[column][i].item() if hasattr(env[column][i], "item")
-                  else env[column][i])
+            cell = ws.cell(row, at.col[column])
+            _text(cell, env[column][i])
+            if column in FORMATS:
+                cell.number_format = FORMATS[column]
         for column, formula in at.row_formulas(row).items():
             cell = ws.cell(row, at.col[column], formula)
             cell.number_format = FORMATS.get(column, "0" if column in FEATURE_NAMES else FORMATS["computed"])
-        if array:
-            for column in array[2]:
-                ws.cell(row, at.col[column]).number_format = FORMATS["computed"]
-    if array:
-        rng, formula, names = array
+        for column in array_columns:
+            ws.cell(row, at.col[column]).number_format = FORMATS["computed"]
+    if at.array:
+        rng, formula, names = at.array
         ws.cell(FIRST_ROW, at.col[names[0]]).value = ArrayFormula(rng, formula)
-    for c in (at.col["Fare"],):
-        for i in range(at.n):
-            ws.cell(FIRST_ROW + i, c).number_format = FORMATS["Fare"]
     ws.freeze_panes = ws.cell(FIRST_ROW, 1)
     for key, value in at.solver_names().items():
         ws.defined_names[key] = DefinedName(key, attr_text=value, hidden=True)
@@ -113,7 +111,7 @@ def _write_data_sheet(ws, raw: pd.DataFrame) -> None:
         for c, value in enumerate(record, 1):
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 continue
-            _text(ws.cell(r, c), value.item() if hasattr(value, "item") else value)
+            _text(ws.cell(r, c), value)
     ws.freeze_panes = "A2"
 
 

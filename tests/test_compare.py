@@ -1,0 +1,134 @@
+"""`xlnet compare`: read-only, honest about edited sheets, and racing LibreOffice's own solver."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from test_workbook import reference_params
+from xlnet.build import build
+from xlnet.cli import cli
+from xlnet.errors import XlnetError
+from xlnet.libreoffice import solve
+
+HEADER = "Survived,Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n"
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def compare(*args):
+    return CliRunner().invoke(cli, ["compare", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def solver_workbook(tmp_path_factory, kaggle_train, reference):
+    """The lesson's workbook with the parameters Excel Solver left in it."""
+    out = tmp_path_factory.mktemp("ref") / "solver.xlsx"
+    return build(kaggle_train, out, params=reference_params(reference)).out
+
+
+def test_compare_shows_excel_solvers_losses_beside_xlnets(solver_workbook):
+    before = sha(solver_workbook)
+    r = compare(solver_workbook, "--json")
+    assert r.exit_code == 0, r.output
+    assert sha(solver_workbook) == before  # read-only
+    got = {c["sheet"]: c for c in json.loads(r.output)}
+    assert {k: round(c["workbook"]["train_loss"], 10) for k, c in got.items()} == {
+        "linear": 0.1442271493, "nnet": 0.1431520964, "mmult": 0.1431520964}
+    assert got["linear"]["optimum"] == pytest.approx(0.1442271493073, rel=1e-12)
+    assert got["linear"]["xlnet"]["train_loss"] == pytest.approx(got["linear"]["optimum"], rel=1e-9)
+    for name in ("nnet", "mmult"):
+        assert got[name]["xlnet"]["train_loss"] <= 0.1300
+        assert got[name]["gap_percent"] > 10
+    text = compare(solver_workbook, "--quiet").output.splitlines()
+    assert text[0].split() == ["sheet", "parameters", "loss", "gap", "%", "seconds"]
+    assert text[1].split()[:3] == ["linear", "workbook", "0.1442271493"]
+    assert text[4].split()[:3] == ["nnet", "workbook", "0.1431520964"]
+    assert sha(solver_workbook) == before
+
+
+def test_compare_reads_a_workbook_libreoffice_saved(solver_workbook, libreoffice, tmp_path):
+    saved = libreoffice(solver_workbook, tmp_path)  # recalculated, cached values present
+    before = sha(saved)
+    r = compare(saved, "--json", "--model", "nnet")
+    assert r.exit_code == 0, r.output
+    (nnet,) = json.loads(r.output)
+    assert nnet["cached_loss"] == pytest.approx(nnet["workbook"]["train_loss"], rel=1e-12)
+    assert nnet["workbook"]["train_loss"] == pytest.approx(0.1431520964, rel=1e-9)
+    assert sha(saved) == before
+
+
+def test_compare_names_the_cells_a_user_changed(tmp_path):
+    out = build(out=tmp_path / "t.xlsx").out
+    wb = openpyxl.load_workbook(out)
+    wb["linear"]["AC10"] = "=SUMPRODUCT(G10:P10,$R$4:$AA$4)+0.1"
+    wb.save(out)
+    before = sha(out)
+    r = compare(out, "--quiet")
+    assert r.exit_code == 1
+    lines = r.output.splitlines()
+    assert lines[1] == ("linear  not compared: sheet 'linear': 1 cell(s) differ from the formulas xlnet wrote, so its "
+                        "losses would not be the ones the sheet computes: AC10 holds "
+                        "'=SUMPRODUCT(G10:P10,$R$4:$AA$4)+0.1', xlnet wrote '=SUMPRODUCT(G10:P10,$R$4:$AA$4)'. "
+                        "Undo the edits or rebuild with `xlnet build`.")
+    assert lines[2].startswith("nnet    workbook")
+    assert lines[-1] == "Error: 1 sheet(s) could not be compared: linear"
+    assert sha(out) == before
+
+
+def uno_available():
+    try:
+        from xlnet.libreoffice import _uno_python
+        _uno_python("swarm")
+        return True
+    except XlnetError:
+        return False
+
+
+@pytest.fixture
+def small_workbook(tmp_path, libreoffice):
+    if not uno_available():
+        pytest.skip("LibreOffice's python3-uno is not installed: run scripts/test")
+    rows = [f"{i % 2},{1 + i % 3},P{i},{'male' if i % 3 else 'female'},{5 + 2 * i},{i % 3},{i % 2},{7 + i},S\n"
+            for i in range(30)]
+    csv = tmp_path / "small.csv"
+    csv.write_text(HEADER + "".join(rows))
+    return build(csv, tmp_path / "small.xlsx", seed=3).out
+
+
+def test_compare_races_libreoffices_solver(small_workbook):
+    before = sha(small_workbook)
+    r = compare(small_workbook, "--libreoffice", "--time-limit", "2", "--model", "linear", "--json")
+    assert r.exit_code == 0, r.output
+    (linear,) = json.loads(r.output)
+    lo = linear["libreoffice"]
+    assert lo["engine"] == "swarm" and 0 < lo["seconds"] < 30
+    # LibreOffice's loss for its solution is the loss xlnet computes for the same parameters.
+    assert lo["loss"] == pytest.approx(lo["xlnet_loss"], rel=1e-12)
+    assert linear["xlnet"]["train_loss"] <= lo["loss"] * (1 + 1e-9)
+    assert sha(small_workbook) == before
+
+
+def test_a_missing_engine_says_how_to_install_it(small_workbook):
+    before = sha(small_workbook)
+    r = compare(small_workbook, "--libreoffice", "--engine", "deps", "--time-limit", "1", "--model", "linear",
+                "--quiet")
+    if r.exit_code == 0:
+        pytest.skip("the DEPS engine is installed here")
+    assert r.output.splitlines()[-1] == (
+        "Error: LibreOffice: engine deps is not installed; install it with: sudo apt-get install libreoffice-calc "
+        "libreoffice-nlpsolver python3-uno default-jre (the NLP solver needs the full libreoffice-calc, which "
+        "replaces -nogui, and Java)")
+    assert sha(small_workbook) == before
+
+
+def test_bad_solver_settings_are_refused_before_starting(small_workbook):
+    with pytest.raises(XlnetError, match=r"^--time-limit must be a positive number of seconds, not -1\.$"):
+        solve(small_workbook, [], time_limit=-1)
+    with pytest.raises(XlnetError, match=r"^--engine must be one of swarm, deps, sco, not 'grg'\.$"):
+        solve(small_workbook, [], engine="grg")

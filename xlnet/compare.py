@@ -1,0 +1,92 @@
+"""`xlnet compare`: the workbook's own losses beside xlnet's fit, the optimum and LibreOffice's solver."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from openpyxl import load_workbook
+
+from . import libreoffice
+from .errors import XlnetError
+from .fit import GradientFit
+from .layout import MODEL_SHEETS, SheetLayout
+from .models import MODELS
+from .workbook import SheetData, as_stored, open_workbook, read_sheet
+
+
+@dataclass
+class SheetComparison:
+    sheet: str
+    problem: str | None = None             # why the sheet could not be compared
+    workbook: dict | None = None           # metrics of the parameters now in the workbook, computed by xlnet
+    cached_loss: float | None = None       # the loss cell's value as Excel or LibreOffice last saved it
+    xlnet: dict | None = None              # metrics after xlnet's fit (run, not written)
+    xlnet_seconds: float | None = None
+    optimum: float | None = None           # least squares, for the linear sheet
+    libreoffice: dict | None = None        # engine, loss, seconds of LibreOffice's solver
+    gap_percent: float | None = field(default=None)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _least_squares(sheet: SheetData) -> float:
+    train = sheet.train_rows()
+    X, y = sheet.X[train], sheet.y[train]
+    w, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return float(np.mean((X @ w - y) ** 2))
+
+
+def _lo_spec(sheet: SheetData) -> dict:
+    at = SheetLayout(MODELS[sheet.name], len(sheet.y), sheet.sets is not None)
+    c, r = at.loss_cell_at
+    return {"name": sheet.name, "objective": [c - 1, r - 1],
+            "variables": [[pc - 1, pr - 1] for row in at.param_cells() for pc, pr in row]}
+
+
+def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, use_libreoffice: bool = False,
+                     engine: str = "swarm", time_limit: float = 60, fit: bool = True,
+                     progress: Callable[[str], None] | None = None, **settings) -> list[SheetComparison]:
+    """Compare each model sheet; reads the workbook and never writes it."""
+    say = progress or (lambda _: None)
+    fitter = GradientFit(**settings)
+    path = Path(path)
+    wb = open_workbook(path)
+    cached = load_workbook(path, data_only=True)  # safe: open_workbook has vetted the file
+    out, ready = [], []
+    for name in sheets:
+        try:
+            sheet = read_sheet(wb, name, path)
+        except XlnetError as e:
+            out.append(SheetComparison(name, problem=str(e).removeprefix(f"{path}: ")))
+            continue
+        at = SheetLayout(MODELS[name], len(sheet.y), sheet.sets is not None)
+        c, r = at.loss_cell_at
+        value = cached[name].cell(r, c).value
+        result = SheetComparison(name, workbook=sheet.metrics(),
+                                 cached_loss=value if isinstance(value, (int, float)) else None)
+        if name == "linear":
+            result.optimum = _least_squares(sheet)
+        if fit:
+            say(f"fitting {name} with xlnet")
+            train = sheet.train_rows()
+            fitter.fit(MODELS[name], sheet.X[train], sheet.y[train], sheet.W)
+            result.xlnet = sheet.metrics(as_stored(fitter.W_))
+            result.xlnet_seconds = fitter.seconds_
+            best = result.xlnet["train_loss"]
+            result.gap_percent = 100 * (result.workbook["train_loss"] - best) / best
+        out.append(result)
+        ready.append((result, sheet))
+    if use_libreoffice and ready:
+        specs = [_lo_spec(sheet) for _, sheet in ready]
+        say(f"starting LibreOffice's {engine} solver ({time_limit:g} s per sheet)")
+        solved = libreoffice.solve(path, specs, engine=engine, time_limit=time_limit,
+                                   progress=lambda r: say(f"LibreOffice solved {r['sheet']} in {r['seconds']:.1f} s"))
+        for (result, sheet), lo in zip(ready, solved):
+            W = np.array(lo["solution"]).reshape(MODELS[sheet.name].param_shape)
+            result.libreoffice = {"engine": engine, "loss": lo["loss"], "xlnet_loss": sheet.loss(W),
+                                  "seconds": lo["seconds"], "status": lo["status"]}
+    return out
