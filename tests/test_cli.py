@@ -29,3 +29,14 @@ def test_build_of_a_bad_csv_writes_nothing(tmp_path):
     assert r.output == (f"Error: {csv}: required column missing: Embarked. "
                         "The header read was: Survived, Pclass, Sex, Age, SibSp, Parch, Fare.\n")
     assert list(tmp_path.iterdir()) == [csv]
+
+
+def test_build_makes_the_output_folder_and_refuses_odd_outputs(tmp_path):
+    out = tmp_path / "new" / "folder" / "t.xlsx"
+    assert CliRunner().invoke(cli, ["build", "--out", str(out)]).exit_code == 0 and out.exists()
+    odd = tmp_path / "t.csv"
+    r = CliRunner().invoke(cli, ["build", "--out", str(odd)])
+    assert r.output == f"Error: {odd} is not a path an .xlsx workbook can be written to; choose another --out.\n"
+    assert r.exit_code == 1 and not odd.exists()
+    r = CliRunner().invoke(cli, ["build", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "is a directory" in r.output

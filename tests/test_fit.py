@@ -147,3 +147,12 @@ def test_workbook_open_in_excel_is_not_written(tmp_path):
     with pytest.raises(XlnetError, match=r"looks open in Excel \(~\$t.xlsx is beside it\)"):
         fit_workbook(s.out)
     assert s.out.read_bytes() == before
+
+
+def test_mini_batch_sgd_is_seeded_and_fits(lesson):
+    X, y = lesson
+    W0 = np.zeros((2, 10))
+    a = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(MODELS["nnet"], X, y, W0)
+    b = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(MODELS["nnet"], X, y, W0)
+    np.testing.assert_array_equal(a.W_, b.W_)
+    assert a.loss_ < 0.14 and len(a.loss_curve_) == a.n_iter_

@@ -237,3 +237,22 @@ def test_a_build_that_fails_mid_save_leaves_the_old_file(tmp_path, monkeypatch, 
         build(out=tmp_path / "new.xlsx")
     assert old.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.xlsx"]
+
+
+def test_compare_refuses_bad_workbooks_too_and_changes_nothing(tmp_path, workbook):
+    text = tmp_path / "notes.xlsx"
+    text.write_text("not a workbook")
+    edit(workbook, lambda wb: wb["nnet"].cell(4, 20, "x"))
+    for path, message in ((text, "not an .xlsx workbook (not a zip file); make one with `xlnet build` or save it "
+                                 "from Excel as .xlsx."),
+                          (workbook, "")):
+        before = path.read_bytes()
+        r = run("compare", path, "--quiet", "--model", "nnet")
+        assert r.exit_code == 1 and "Traceback" not in r.output
+        assert path.read_bytes() == before
+        if message:
+            assert r.output == f"Error: {path}: {message}\n"
+        else:
+            assert r.output.splitlines()[-2:] == [
+                "nnet    not compared: sheet 'nnet', parameter cell T4 holds 'x'; it must be a number.",
+                "Error: 1 sheet(s) could not be compared: nnet"]

@@ -32,11 +32,11 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
     """Read the CSV, engineer the features and write the workbook; `params` overrides the random start."""
     source = Path(csv_path) if csv_path else EMBEDDED
     out = Path(out)
+    if out.suffix.lower() != ".xlsx" or out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+        raise XlnetError(f"{out} is not a path an .xlsx workbook can be written to; choose another --out.")
     if out.exists() and not force:
         raise XlnetError(f"{out} already exists and may hold your Solver results; "
                          "use --force to overwrite it, or --out to write elsewhere.")
-    if not out.parent.is_dir():
-        raise XlnetError(f"{out.parent} is not a folder; create it first or choose another --out.")
     check_valid_pct(valid_pct)
     check_missing(missing)
     raw = read_csv(source, max_rows=MAX_ROWS)
@@ -46,6 +46,7 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
         kept = kept.assign(Set=sets)
     params = {k: as_stored(W) for k, W in {**starting_params(seed), **(params or {})}.items()}
     wb = build_workbook(raw, kept, params)
+    out.parent.mkdir(parents=True, exist_ok=True)
     save_atomically(wb, out)
     env = value_env(kept)
     metrics = {name: SheetData(name, env, params[name]).metrics() for name in MODEL_SHEETS}
