@@ -89,7 +89,8 @@ class LazyBar:
               help="The model sheet to fit.")
 @click.option("--epochs", default=200, show_default=True, type=int, help="Adam epochs before L-BFGS.")
 @click.option("--lr", default=0.03, show_default=True, type=float, help="Adam's peak learning rate.")
-@click.option("--restarts", default=96, show_default=True, type=int, help="Random starts (the first is the workbook's).")
+@click.option("--restarts", default=96, show_default=True, type=int,
+              help="Random starts (the first is the workbook's).")
 @click.option("--batch-size", type=int, default=None, help="Mini-batch SGD for Adam (default: full batch).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the restarts and mini-batches.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the fitted workbook here (default: in place).")

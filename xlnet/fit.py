@@ -66,8 +66,7 @@ class GradientFit:
         self.progress(self.lbfgs_iters - len(polish))
         losses = model.evaluate(X, y, W)["loss"]
         best = int(np.argmin(losses))
-        self.W_ = W[best]
-        self.loss_ = float(model.evaluate(X, y, self.W_)["loss"])
+        self.W_, self.loss_ = W[best], float(losses[best])
         self.loss_curve_ = curve + polish
         self.n_iter_ = len(curve) + len(polish)
         self.seconds_ = time.perf_counter() - start

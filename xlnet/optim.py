@@ -48,7 +48,7 @@ def adam(f: Objective, W: np.ndarray, *, epochs: int, lr: float, n_rows: int, ba
             rows = None if order is None else order[b * batch_size:(b + 1) * batch_size]
             t += 1
             step = lr * min(1.0, t / max(1, warmup * total)) * 0.5 * (1 + np.cos(np.pi * (t - 1) / total))
-            loss, g = f(W, rows)
+            _, g = f(W, rows)
             m = beta1 * m + (1 - beta1) * g
             v = beta2 * v + (1 - beta2) * g * g
             W = W - step * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
@@ -70,7 +70,8 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("rp,rp->r", a, b)
 
 
-def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, ftol: float = 1e-11, prune: float = 0.02, prune_after: int = 100,
+def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, ftol: float = 1e-11,
+          prune: float = 0.02, prune_after: int = 100,
           progress: Progress = lambda _: None) -> tuple[np.ndarray, list[float]]:
     """Limited-memory BFGS with an Armijo backtracking line search, each restart on its own.
 
@@ -120,7 +121,8 @@ def lbfgs(f: Objective, W: np.ndarray, *, iters: int = 1000, memory: int = 10, f
             t[j] = np.clip(-slope[j] * ti * ti / (2 * curvature), 0.1 * ti, 0.5 * ti)
         s, y = x_new - x, g_new - g
         sy = _dot(s, y)
-        history = (history + [(s, y, np.where(sy > 1e-300, 1 / np.where(sy > 1e-300, sy, 1), 0.0))])[-memory:]
+        rho = np.divide(1.0, sy, out=np.zeros_like(sy), where=sy > 1e-300)  # 0: a pair that would not help
+        history = (history + [(s, y, rho)])[-memory:]
         stalled = pending | (L - L_new <= ftol * np.abs(L)) | (np.abs(g_new).max(axis=1) < 1e-13)
         x, L, g = x_new, L_new, g_new
         active &= ~stalled & ((it < prune_after) | (L <= (1 + prune) * L.min()))

@@ -1,6 +1,7 @@
 """Writing the lesson's workbook, and reading back what fit and compare need from it."""
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import zipfile
@@ -157,7 +158,7 @@ class SheetData:
     def sets(self) -> np.ndarray | None:
         return self.env.get("Set")
 
-    @property
+    @functools.cached_property
     def X(self) -> np.ndarray:
         return feature_matrix(self.env)
 
@@ -178,9 +179,6 @@ class SheetData:
         return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"
 
 
-NUMERIC = {"Survived", "Pclass", "Age", "Fare", "SibSp", "Parch", "Ones"}
-
-
 MAX_UNZIPPED = 2 << 30  # bytes a workbook may unpack to
 MAX_RATIO = 200          # how much one part may expand; real workbooks stay under 30
 PROLOG_BYTES = 1 << 16   # where an XML part's DTD would have to be
@@ -193,22 +191,22 @@ def _check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as z:
             parts = z.infolist()
             total = sum(p.file_size for p in parts)
-            if total <= MAX_UNZIPPED:
-                for part in parts:
-                    if part.filename.endswith((".xml", ".rels")):
-                        with z.open(part) as f:
-                            head = f.read(PROLOG_BYTES)
-                        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                            raise XlnetError(f"{path}: refused: {part.filename} declares a DTD or entities, which "
-                                             "no workbook needs; the file was crafted or corrupted.")
+            swollen = [p.filename for p in parts
+                       if p.file_size > (1 << 20) and p.file_size > MAX_RATIO * p.compress_size]
+            if total > MAX_UNZIPPED or swollen:
+                raise XlnetError(f"{path}: refused: it would unpack to {total:,} bytes"
+                                 + (f" ({swollen[0]} expands over {MAX_RATIO} times)" if swollen else "")
+                                 + "; this is not a workbook xlnet made.")
+            for part in parts:
+                if part.filename.endswith((".xml", ".rels")):
+                    with z.open(part) as f:
+                        head = f.read(PROLOG_BYTES)
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise XlnetError(f"{path}: refused: {part.filename} declares a DTD or entities, which "
+                                         "no workbook needs; the file was crafted or corrupted.")
     except (zipfile.BadZipFile, OSError, EOFError):
         raise XlnetError(f"{path}: not an .xlsx workbook (not a zip file); "
                          "make one with `xlnet build` or save it from Excel as .xlsx.") from None
-    swollen = [p.filename for p in parts if p.file_size > (1 << 20) and p.file_size > MAX_RATIO * p.compress_size]
-    if total > MAX_UNZIPPED or swollen:
-        raise XlnetError(f"{path}: refused: it would unpack to {total:,} bytes"
-                         f"{' (' + swollen[0] + ' expands over ' + str(MAX_RATIO) + ' times)' if swollen else ''}; "
-                         "this is not a workbook xlnet made.")
 
 
 def open_workbook(path: str | Path) -> Workbook:
@@ -246,6 +244,9 @@ def check_sheet(ws, layout: SheetLayout, path: str | Path) -> None:
         raise XlnetError(f"{where}: {len(differ)} cell(s) differ from the formulas xlnet wrote, so its losses would "
                          f"not be the ones the sheet computes: " + "; ".join(differ[:3])
                          + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
+
+
+NUMERIC = {"Survived", "Pclass", "Age", "Fare", "SibSp", "Parch", "Ones"}
 
 
 def read_sheet(wb: Workbook, name: str, path: str | Path = "workbook") -> SheetData:
