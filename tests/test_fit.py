@@ -156,3 +156,19 @@ def test_mini_batch_sgd_is_seeded_and_fits(lesson):
     b = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(MODELS["nnet"], X, y, W0)
     np.testing.assert_array_equal(a.W_, b.W_)
     assert a.loss_ < 0.14 and len(a.loss_curve_) == a.n_iter_
+
+
+def test_fit_out_writes_a_new_file_and_never_over_another(tmp_path):
+    s = build(out=tmp_path / "t.xlsx")
+    other = build(out=tmp_path / "other.xlsx", seed=9).out
+    before, other_before = s.out.read_bytes(), other.read_bytes()
+    r = CliRunner().invoke(cli, ["fit", str(s.out), "--out", str(other), "--quiet", "--restarts", "2"])
+    assert (r.exit_code, r.output) == (1, f"Error: {other} already exists and may hold your Solver results; "
+                                          "choose another --out, or fit it in place without --out.\n")
+    assert other.read_bytes() == other_before
+    fitted = tmp_path / "fitted.xlsx"
+    r = CliRunner().invoke(cli, ["fit", str(s.out), "--out", str(fitted), "--quiet", "--restarts", "2",
+                                 "--model", "linear"])
+    assert r.exit_code == 0, r.output
+    assert s.out.read_bytes() == before
+    assert read_sheet(open_workbook(fitted), "linear").loss() < read_sheet(open_workbook(s.out), "linear").loss()

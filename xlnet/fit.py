@@ -102,6 +102,9 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, ou
     """Fit each sheet's training rows from the workbook's own data and parameters; write back only the parameters."""
     path = Path(path)
     out = Path(out) if out else path
+    if out.resolve() != path.resolve() and out.exists():
+        raise XlnetError(f"{out} already exists and may hold your Solver results; choose another --out, "
+                         "or fit it in place without --out.")
     check_not_open(out)
     fitter = GradientFit(**settings)
     wb = open_workbook(path)
