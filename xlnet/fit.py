@@ -1,7 +1,10 @@
 """Fitting a model sheet's parameters in numpy, as Excel Solver would, but better and faster."""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -73,6 +76,31 @@ class GradientFit:
         return self
 
 
+def _fit_sheet(job: tuple) -> tuple:
+    """One sheet's fit, in a worker process: (W, loss curve, iterations, seconds)."""
+    name, X, y, W0, settings = job
+    fitter = GradientFit(**settings).fit(MODELS[name], X, y, W0)
+    return fitter.W_, fitter.loss_curve_, fitter.n_iter_, fitter.seconds_
+
+
+def _fit_sheets(jobs: list[tuple], progress: Callable[[int], None], steps: int) -> list[tuple]:
+    """Fit the sheets side by side, one process per core (they are independent); in order where forking is not
+    available. Progress moves a sheet at a time."""
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        outcomes = []
+        for job in jobs:
+            outcomes.append(_fit_sheet(job))
+            progress(steps)
+        return outcomes
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_fit_sheet, job) for job in jobs]
+        for future in as_completed(futures):
+            future.result()
+            progress(steps)
+        return [future.result() for future in futures]
+
+
 def check_not_open(path: Path) -> None:
     lock = path.with_name("~$" + path.name)
     if lock.exists():
@@ -106,21 +134,21 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, ou
         raise XlnetError(f"{out} already exists and may hold your Solver results; choose another --out, "
                          "or fit it in place without --out.")
     check_not_open(out)
-    fitter = GradientFit(**settings)
+    progress = settings.pop("progress", None) or (lambda _: None)
+    fitter = GradientFit(**settings)  # checks the settings before any work
     wb = open_workbook(path)
     read = [read_sheet(wb, name, path) for name in sheets]  # every sheet checked before any work
+    jobs = [(s.name, s.X[s.train_rows()], s.y[s.train_rows()], s.W, settings) for s in read]
     results = []
-    for sheet in read:
+    for sheet, (W, curve, iterations, seconds) in zip(read, _fit_sheets(jobs, progress, fitter.steps())):
         name = sheet.name
-        train = sheet.train_rows()
-        fitter.fit(MODELS[name], sheet.X[train], sheet.y[train], sheet.W)
-        W = as_stored(fitter.W_)
-        result = SheetResult(name, sheet.metrics(), sheet.metrics(W), fitter.n_iter_, fitter.seconds_)
+        W = as_stored(W)
+        result = SheetResult(name, sheet.metrics(), sheet.metrics(W), iterations, seconds)
         write_params(wb[name], MODELS[name], len(sheet.y), W)
         desc = (f"epochs={fitter.epochs} lr={fitter.lr} restarts={fitter.restarts} "
                 f"batch_size={fitter.batch_size} seed={fitter.random_state}")
         history.record(wb, name, "xlnet Adam + L-BFGS", desc, result, sheet.W, W)
-        history.set_curve(wb, name, fitter.loss_curve_)
+        history.set_curve(wb, name, curve)
         results.append(result)
     history.draw_charts(wb)
     save_atomically(wb, out)
