@@ -69,8 +69,10 @@ def test_net_fit_beats_excel_solver_and_is_reproducible(lesson):
     (["--epochs", "-3"], "--epochs must be a whole number of at least 0, not -3."),
     (["--restarts", "0"], "--restarts must be a whole number of at least 1, not 0."),
     (["--batch-size", "0"], "--batch-size must be a whole number of at least 1, not 0."),
-    (["--lr", "1000", "--model", "nnet"], r"the fit diverged: the loss reached [0-9.e+]+ after epoch \d+; "
-                                          r"lower --lr \(it is 1000\)\."),
+    (["--lr", "1000", "--model", "nnet"], r"sheet 'nnet': the fit diverged: the loss reached [0-9.e+]+ after "
+                                          r"epoch \d+; lower --lr \(it is 1000\)\."),
+    (["--lr", "1000"], r"sheet '(linear|nnet|mmult)': the fit diverged: the loss reached [0-9.e+]+ after "
+                       r"epoch \d+; lower --lr \(it is 1000\)\."),
 ])
 def test_bad_settings_and_divergence_leave_the_workbook_untouched(tmp_path, args, message):
     s = build(out=tmp_path / "t.xlsx")

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from . import libreoffice
 from .errors import XlnetError
-from .fit import GradientFit
+from .fit import GradientFit, fit_sheets
 from .layout import MODEL_SHEETS, SheetLayout
 from .models import MODELS
 from .workbook import SheetData, as_stored, open_workbook, read_sheet
@@ -52,7 +52,7 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS
                      progress: Callable[[str], None] | None = None, **settings) -> list[SheetComparison]:
     """Compare each model sheet; reads the workbook and never writes it."""
     say = progress or (lambda _: None)
-    fitter = GradientFit(**settings)
+    GradientFit(**settings)  # checks the settings before any work
     path = Path(path)
     wb = open_workbook(path)
     cached = load_workbook(path, data_only=True)  # safe: open_workbook has vetted the file
@@ -70,16 +70,15 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS
                                  cached_loss=value if isinstance(value, (int, float)) else None)
         if name == "linear":
             result.optimum = _least_squares(sheet)
-        if fit:
-            say(f"fitting {name} with xlnet")
-            train = sheet.train_rows()
-            fitter.fit(MODELS[name], sheet.X[train], sheet.y[train], sheet.W)
-            result.xlnet = sheet.metrics(as_stored(fitter.W_))
-            result.xlnet_seconds = fitter.seconds_
-            best = result.xlnet["train_loss"]
-            result.gap_percent = 100 * (result.workbook["train_loss"] - best) / best
         out.append(result)
         ready.append((result, sheet))
+    if fit and ready:
+        say(f"fitting {', '.join(r.sheet for r, _ in ready)} with xlnet")
+        for (result, sheet), (W, _, _, seconds) in zip(ready, fit_sheets([s for _, s in ready], settings)):
+            result.xlnet = sheet.metrics(as_stored(W))
+            result.xlnet_seconds = seconds
+            best = result.xlnet["train_loss"]
+            result.gap_percent = 100 * (result.workbook["train_loss"] - best) / best
     if use_libreoffice and ready:
         specs = [_lo_spec(sheet) for _, sheet in ready]
         say(f"starting LibreOffice's {engine} solver ({time_limit:g} s per sheet)")

@@ -16,7 +16,7 @@ from .errors import XlnetError
 from .layout import MODEL_SHEETS
 from .models import MODELS, Model
 from .optim import adam, keep_freed_memory, lbfgs
-from .workbook import as_stored, open_workbook, read_sheet, save_atomically, write_params
+from .workbook import SheetData, as_stored, open_workbook, read_sheet, save_atomically, write_params
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
 
@@ -76,25 +76,31 @@ class GradientFit:
         return self
 
 
-def _fit_sheet(job: tuple) -> tuple:
+def fit_sheet(job: tuple) -> tuple:
     """One sheet's fit, in a worker process: (W, loss curve, iterations, seconds)."""
     name, X, y, W0, settings = job
-    fitter = GradientFit(**settings).fit(MODELS[name], X, y, W0)
+    try:
+        fitter = GradientFit(**settings).fit(MODELS[name], X, y, W0)
+    except XlnetError as e:
+        raise XlnetError(f"sheet {name!r}: {e}") from None
     return fitter.W_, fitter.loss_curve_, fitter.n_iter_, fitter.seconds_
 
 
-def _fit_sheets(jobs: list[tuple], progress: Callable[[int], None], steps: int) -> list[tuple]:
-    """Fit the sheets side by side, one process per core (they are independent); in order where forking is not
-    available. Progress moves a sheet at a time."""
+def fit_sheets(sheets: list[SheetData], settings: dict,
+               progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
+    """Fit each sheet's training rows, side by side, a process per core (the sheets are independent); in turn
+    where forking is not available. Returns fit_sheet's tuple per sheet; progress moves a sheet at a time."""
+    jobs = [(s.name, s.X[s.train_rows()], s.y[s.train_rows()], s.W, settings) for s in sheets]
+    steps = GradientFit(**settings).steps()
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         outcomes = []
         for job in jobs:
-            outcomes.append(_fit_sheet(job))
+            outcomes.append(fit_sheet(job))
             progress(steps)
         return outcomes
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_fit_sheet, job) for job in jobs]
+        futures = [pool.submit(fit_sheet, job) for job in jobs]
         for future in as_completed(futures):
             future.result()
             progress(steps)
@@ -138,9 +144,8 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, ou
     fitter = GradientFit(**settings)  # checks the settings before any work
     wb = open_workbook(path)
     read = [read_sheet(wb, name, path) for name in sheets]  # every sheet checked before any work
-    jobs = [(s.name, s.X[s.train_rows()], s.y[s.train_rows()], s.W, settings) for s in read]
     results = []
-    for sheet, (W, curve, iterations, seconds) in zip(read, _fit_sheets(jobs, progress, fitter.steps())):
+    for sheet, (W, curve, iterations, seconds) in zip(read, fit_sheets(read, settings, progress)):
         name = sheet.name
         W = as_stored(W)
         result = SheetResult(name, sheet.metrics(), sheet.metrics(W), iterations, seconds)
