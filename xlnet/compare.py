@@ -1,8 +1,7 @@
 """`xlnet compare`: the workbook's own losses beside xlnet's fit, the optimum and LibreOffice's solver."""
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,15 +26,14 @@ class SheetComparison:
     xlnet_seconds: float | None = None
     optimum: float | None = None           # least squares, for the linear sheet
     libreoffice: dict | None = None        # engine, loss, seconds of LibreOffice's solver
-    gap_percent: float | None = field(default=None)
+    gap_percent: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def _least_squares(sheet: SheetData) -> float:
-    train = sheet.train_rows()
-    X, y = sheet.X[train], sheet.y[train]
+    X, y = sheet.train_data()
     w, *_ = np.linalg.lstsq(X, y, rcond=None)
     return float(np.mean((X @ w - y) ** 2))
 
@@ -48,7 +46,7 @@ def _lo_spec(sheet: SheetData) -> dict:
 
 
 def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, use_libreoffice: bool = False,
-                     engine: str = "swarm", time_limit: float = 60, fit: bool = True,
+                     engine: str = "swarm", time_limit: float = 60,
                      progress: Callable[[str], None] | None = None, **settings) -> list[SheetComparison]:
     """Compare each model sheet; reads the workbook and never writes it."""
     say = progress or (lambda _: None)
@@ -72,7 +70,7 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS
             result.optimum = _least_squares(sheet)
         out.append(result)
         ready.append((result, sheet))
-    if fit and ready:
+    if ready:
         say(f"fitting {', '.join(r.sheet for r, _ in ready)} with xlnet")
         for (result, sheet), (W, _, _, seconds) in zip(ready, fit_sheets([s for _, s in ready], settings)):
             result.xlnet = sheet.metrics(as_stored(W))

@@ -90,7 +90,7 @@ def fit_sheets(sheets: list[SheetData], settings: dict,
                progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
     """Fit each sheet's training rows, side by side, a process per core (the sheets are independent); in turn
     where forking is not available. Returns fit_sheet's tuple per sheet; progress moves a sheet at a time."""
-    jobs = [(s.name, s.X[s.train_rows()], s.y[s.train_rows()], s.W, settings) for s in sheets]
+    jobs = [(s.name, *s.train_data(), s.W, settings) for s in sheets]
     steps = GradientFit(**settings).steps()
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():

@@ -116,9 +116,6 @@ class SheetLayout:
     def loss_cell(self) -> str:
         return absolute(*self.loss_cell_at)
 
-    def param_block(self) -> str:
-        return self.param_range()
-
     def _array_formula(self) -> tuple[str, str, list[str]] | None:
         """The one array formula of the sheet, if any: (range, formula, the columns it fills)."""
         names = [name for name, op in self.model.columns if isinstance(op, MMult)]
@@ -161,7 +158,7 @@ class SheetLayout:
     def solver_names(self) -> dict[str, str]:
         sheet = self.model.name
         return {"solver_opt": f"{sheet}!{self.loss_cell()}",
-                "solver_adj": f"{sheet}!{self.param_block()}", **SOLVER_OPTIONS}
+                "solver_adj": f"{sheet}!{self.param_range()}", **SOLVER_OPTIONS}
 
     def titles(self) -> dict[tuple[int, int], str]:
         out = {(1, TITLE_ROW): "Data", (self.col["Age"] - 1, TITLE_ROW): "Max:", (PARAM_COL, TITLE_ROW): "Params"}

@@ -19,7 +19,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from .data import LEVELS
 from .errors import XlnetError
-from .features import FEATURE_NAMES, FEATURES, VALUE_COLUMNS, feature_matrix
+from .features import FEATURE_NAMES, VALUE_COLUMNS, feature_matrix
 from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, MODEL_SHEETS, SET_COL, SETS, SheetLayout
 from .models import MODELS
 
@@ -178,6 +178,11 @@ class SheetData:
     def train_rows(self) -> np.ndarray:
         return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"
 
+    def train_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """X and y of the rows a fit learns from."""
+        train = self.train_rows()
+        return self.X[train], self.y[train]
+
 
 MAX_UNZIPPED = 2 << 30  # bytes a workbook may unpack to
 MAX_RATIO = 200          # how much one part may expand; real workbooks stay under 30
@@ -228,7 +233,7 @@ def _normal(formula) -> str:
 def check_sheet(ws, layout: SheetLayout, path: str | Path) -> None:
     """The sheet still computes what xlnet computes: Solver's names and every formula are where xlnet put them."""
     where = f"{path}: sheet {ws.title!r}"
-    expected = {"solver_opt": f"{ws.title}!{layout.loss_cell()}", "solver_adj": f"{ws.title}!{layout.param_block()}"}
+    expected = {"solver_opt": f"{ws.title}!{layout.loss_cell()}", "solver_adj": f"{ws.title}!{layout.param_range()}"}
     for name, target in expected.items():
         if name in ws.defined_names and _normal(ws.defined_names[name].attr_text) != _normal(target):
             raise XlnetError(f"{where}: Solver's {name} points at {ws.defined_names[name].attr_text}, "
