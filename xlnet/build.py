@@ -1,14 +1,22 @@
-"""`xlnet build`: CSV in, the lesson's workbook out."""
+"""`xlnet build`: CSV in, workbook out: the lesson's preset, or a spec inferred, given by options or read from a file."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import EMBEDDED, check_missing, check_valid_pct, clean, read_csv, validation_split
+import numpy as np
+
+from .data import (EMBEDDED, check_valid_pct, Frame, Table, check_columns, clean, read_table, target_values, type_table,
+                   validation_split)
 from .errors import XlnetError
-from .features import FEATURE_NAMES
-from .layout import MAX_ROWS, MODEL_SHEETS
-from .workbook import SheetData, as_stored, build_workbook, save_atomically, starting_params, value_env
+from .features import feature_matrix, features, value_columns
+from .layout import MAX_ROWS
+from .lessons import titanic
+from .net import build_models, starting_params
+from .sheets import write_data_sheet, write_model_sheet, write_spec_sheet
+from .spec import MISSING_CHOICES, Spec, infer, read_spec_file, spec_from_file
+from .xlsx.safety import os_error, replacing
+from .xlsx.write import Writer
 
 
 @dataclass
@@ -19,6 +27,8 @@ class BuildSummary:
     rows_kept: int
     features: int
     rows_valid: int
+    spec: Spec | None = None
+    report: dict = field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -26,29 +36,93 @@ class BuildSummary:
         return {name: m["train_loss"] for name, m in self.metrics.items()}
 
 
-def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titanic.xlsx", *,
-          seed: int | None = 42, missing: str = "drop", valid_pct: float = 0.0, force: bool = False,
-          params: dict | None = None) -> BuildSummary:
-    """Read the CSV, engineer the features and write the workbook; `params` overrides the random start."""
-    source = Path(csv_path) if csv_path else EMBEDDED
-    out = Path(out)
+def check_out(out: Path, force: bool) -> None:
     if out.suffix.lower() != ".xlsx" or out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
         raise XlnetError(f"{out} is not a path an .xlsx workbook can be written to; choose another --out.")
     if out.exists() and not force:
         raise XlnetError(f"{out} already exists and may hold your Solver results; "
                          "use --force to overwrite it, or --out to write elsewhere.")
-    check_valid_pct(valid_pct)
-    check_missing(missing)
-    raw = read_csv(source, max_rows=MAX_ROWS)
-    kept = clean(raw, missing, source)
-    sets = validation_split(len(kept), valid_pct, seed)
+
+
+def make_spec(table: Table, *, target: str | None = None, spec_file: str | Path | None = None,
+              missing: str = "drop", loss: str | None = None, hidden: int | None = None, **options) -> Spec:
+    """The lesson's spec when nothing names a target; else the file's or the inferred one, options winning."""
+    if spec_file is not None:
+        d = read_spec_file(spec_file)
+        if target:
+            d["target"] = target
+        d.setdefault("missing", missing)
+        for key, value in (("loss", loss), ("hidden", hidden)):
+            if value is not None:
+                d[key] = value
+        return spec_from_file(d, table.header, str(spec_file))
+    if target is None:
+        if loss not in (None, "mse") or hidden not in (None, 2) or any(options.values()):
+            raise XlnetError(f"{table.source}: name the target column with --target to use spec options "
+                             "(the lesson's preset takes none).")
+        spec = titanic.spec(missing)
+        check_columns(table, spec, hint=titanic.TRAIN_HINT + " For your own data, name the target with --target.")
+        return spec
+    return infer(table.header, table.columns, target=target, missing=missing, loss=loss or "mse",
+                 hidden=2 if hidden is None else hidden, source=str(table.source), **options)
+
+
+def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None) -> dict:
+    """The value columns of a model sheet, from the kept rows: y as 0/1 (binary) or the number."""
+    env = {}
+    labels = {c.feature_labels()[0]: c.name for c in spec.features if c.kind == "numeric"}
+    for column in value_columns(spec):
+        if column == spec.target:
+            env[column] = target_values(frame, spec)
+        elif column == "Ones":
+            env[column] = np.ones(len(frame))
+        else:
+            env[column] = frame.values[labels.get(column, column) if column not in frame.values else column]
     if sets is not None:
-        kept = kept.assign(Set=sets)
-    params = {k: as_stored(W) for k, W in {**starting_params(seed), **(params or {})}.items()}
-    wb = build_workbook(raw, kept, params)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_atomically(wb, out)
-    env = value_env(kept)
-    metrics = {name: SheetData(name, env, params[name]).metrics() for name in MODEL_SHEETS}
+        env["Set"] = sets
+    return env
+
+
+def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titanic.xlsx", *,
+          seed: int | None = 42, missing: str = "drop", valid_pct: float = 0.0, force: bool = False,
+          params: dict | None = None, target: str | None = None, spec_file: str | Path | None = None,
+          loss: str | None = None, hidden: int | None = None, **options) -> BuildSummary:
+    """Read the CSV, make or read the spec, write the workbook; `params` overrides the random start."""
+    source = Path(csv_path) if csv_path else EMBEDDED
+    out = Path(out)
+    check_out(out, force)
+    if missing not in MISSING_CHOICES:
+        raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
+    check_valid_pct(valid_pct)
+    lesson = target is None and spec_file is None
+    table = read_table(source, max_rows=MAX_ROWS, noun="passenger" if lesson else "row",
+                       empty_hint=titanic.EMPTY_HINT if lesson else "")
+    spec = make_spec(table, target=target, spec_file=spec_file, missing=missing, loss=loss, hidden=hidden, **options)
+    frame = clean(type_table(table, spec), spec, source)
+    sets = validation_split(len(frame), valid_pct, seed)
+    env = model_env(spec, frame, sets)
+    names = tuple(name for name, _ in features(spec))
+    models = build_models(spec, names)
+    theta = starting_params(models, seed)
+    for name, W in (params or {}).items():
+        theta[name] = models[name].pack({b.name: np.asarray(W, float).reshape(b.shape) for b in models[name].blocks}
+                                        ) if len(models[name].blocks) == 1 else np.ravel(W)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise os_error(out, e, "write") from None
+    with replacing(out) as tmp:
+        w = Writer(tmp)
+        for name, model in models.items():
+            write_model_sheet(w, spec, model, env, theta[name])
+        write_data_sheet(w, table)
+        write_spec_sheet(w, spec)
+        w.close()
+    X = feature_matrix(spec, env)
+    y = env[spec.target]
+    metrics = {}
+    for name, model in models.items():
+        e = model.evaluate(X, y, theta[name], sets)
+        metrics[name] = {k: float(e[k]) for k in model.metrics(sets is not None)}
     n_valid = 0 if sets is None else int((sets == "valid").sum())
-    return BuildSummary(source, out, len(raw), len(kept), len(FEATURE_NAMES), n_valid, metrics)
+    return BuildSummary(source, out, len(table), len(frame), len(names), n_valid, spec, frame.report, metrics)

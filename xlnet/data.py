@@ -1,31 +1,42 @@
-"""Reading and checking the Titanic CSV: Kaggle's train.csv as downloaded, or the embedded copy."""
+"""Reading a CSV as text columns, and typing and checking them against a spec.
+
+Every refusal names the file, the line and the column, and says how to fix it.
+"""
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-import math
 import re
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import XlnetError
+from .spec import MISSING_MARKERS, Column, Spec, parse_number
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-COLUMNS = ("Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
-OPTIONAL = ("Name",)
-MAY_BE_MISSING = ("Age", "Fare", "Embarked")  # empty cells follow --missing
-INTEGER = {"Survived": (0, 1), "Pclass": (1, 2, 3), "SibSp": None, "Parch": None}
-LEVELS = {"Sex": ("male", "female"), "Embarked": ("S", "C", "Q")}
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in the workbook's XML
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in the workbook's XML
 EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
-MISSING_CHOICES = ("drop", "mode")
+csv.field_size_limit(1 << 17)
+
+
+@dataclass
+class Table:
+    """A CSV as read: the header, each column's text, and the line each row started on."""
+    source: Path
+    header: list[str]
+    columns: list[list[str]]
+    lines: list[int]
+    decimal_comma: bool = False
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def column(self, name: str) -> list[str]:
+        return self.columns[self.header.index(name)]
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -44,17 +55,9 @@ def _decode(raw: bytes, path: Path) -> str:
     raise AssertionError("latin-1 decodes any bytes")
 
 
-def _number(text: str, decimal_comma: bool) -> float:
-    if decimal_comma:
-        text = text.replace(",", ".")
-    x = float(text)
-    if not math.isfinite(x):
-        raise ValueError(text)
-    return x
-
-
-def read_csv(path: str | Path, *, max_rows: int | None = None) -> pd.DataFrame:
-    """Every passenger row as read, checked and typed; missing Age/Fare are NaN, missing Embarked None."""
+def read_table(path: str | Path, *, max_rows: int | None = None, empty_hint: str = "",
+               noun: str = "row") -> Table:
+    """The CSV's header and text columns; refuses what cannot be read unambiguously."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -62,112 +65,212 @@ def read_csv(path: str | Path, *, max_rows: int | None = None) -> pd.DataFrame:
         raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
     text = _decode(raw, path)
     if not text.strip():
-        raise XlnetError(f"{path}: the file is empty; xlnet needs Kaggle's Titanic train.csv or the same columns.")
-    header_line = text.splitlines()[0]
+        raise XlnetError(f"{path}: the file is empty; {empty_hint or 'xlnet needs a header line and data rows.'}")
+    header_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     delimiter = "\t" if header_line.count("\t") > header_line.count(delimiter) else delimiter
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in next(rows)]
-    duplicates = sorted({h for h in header if header.count(h) > 1})
+    try:
+        header = [h.strip() for h in next(rows)]
+    except csv.Error as e:
+        raise XlnetError(f"{path}: line 1 is not valid CSV ({e}).") from None
+    duplicates = [h for h, n in Counter(header).items() if n > 1]
     if duplicates:
-        raise XlnetError(f"{path}: the column {', '.join(duplicates)} appears more than once in the header; keep one.")
-    missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL]
-    if missing:
-        hint = (" Kaggle's test.csv has no Survived column: use train.csv." if missing == ["Survived"] else
-                f" The header read was: {', '.join(header)[:200]}.")
-        raise XlnetError(f"{path}: required column missing: {', '.join(missing)}.{hint}")
-    index = {c: header.index(c) for c in COLUMNS if c in header}
-    records, read_up_to = [], rows.line_num
+        raise XlnetError(f"{path}: the column {', '.join(sorted(duplicates))[:200]} appears more than once in the "
+                         "header; keep one.")
+    for h in header:
+        _check_text(path, 1, "header", h)
+    columns: list[list[str]] = [[] for _ in header]
+    lines: list[int] = []
+    width, read_up_to = len(header), rows.line_num
     try:
         for fields in rows:
             if not any(f.strip() for f in fields):
                 continue
             line = rows.line_num
-            if len(fields) != len(header):
-                raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {len(header)}; "
+            if len(fields) != width:
+                raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {width}; "
                                  "check the quoting of that line.")
-            records.append(_record(path, line, {c: fields[i].strip() for c, i in index.items()}, delimiter == ";"))
+            for col, f in zip(columns, fields):
+                col.append(f.strip())
+            lines.append(line)
             read_up_to = line
-            if max_rows is not None and len(records) > max_rows:
-                raise XlnetError(f"{path}: more than {max_rows:,} passenger rows, more than a worksheet holds "
+            if max_rows is not None and len(lines) > max_rows:
+                raise XlnetError(f"{path}: more than {max_rows:,} {noun} rows, more than a worksheet holds "
                                  "(1,048,576 rows with its headers); split the file.")
     except csv.Error as e:
         raise XlnetError(f"{path}: line {read_up_to + 1} is not valid CSV ({e}).") from None
-    if not records:
-        raise XlnetError(f"{path}: the header is there but there are no passenger rows.")
-    import pandas as pd  # here, so that commands that read no CSV start faster
-
-    return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+    if not lines:
+        raise XlnetError(f"{path}: the header is there but there are no {noun} rows.")
+    return Table(path, header, columns, lines, decimal_comma=delimiter == ";")
 
 
-def _record(path: Path, line: int, values: dict, decimal_comma: bool) -> dict:
-    name = values.get("Name", "")
-    if CONTROL.search(name):
-        raise XlnetError(f"{path}: line {line}, column Name: it holds a control character "
-                         f"({CONTROL.search(name).group()!r}) that a workbook cannot store; remove it.")
-    if len(name) > CELL_TEXT_LIMIT:
-        raise XlnetError(f"{path}: line {line}, column Name: {len(name):,} characters, more than the "
+def _check_text(path: Path, line: int, column: str, text: str) -> None:
+    bad = CONTROL.search(text)
+    if bad:
+        raise XlnetError(f"{path}: line {line}, column {column}: it holds a control character "
+                         f"({bad.group()!r}) that a workbook cannot store; remove it.")
+    if len(text) > CELL_TEXT_LIMIT:
+        raise XlnetError(f"{path}: line {line}, column {column}: {len(text):,} characters, more than the "
                          f"{CELL_TEXT_LIMIT:,} a cell holds.")
-    out = {"Name": name}
-    for column in ("Survived", "Pclass", "Age", "SibSp", "Parch", "Fare"):
-        text = values[column]
-        where = f"{path}: line {line}, column {column}"
-        if text == "":
-            if column not in MAY_BE_MISSING:
-                raise XlnetError(f"{where}: the value is empty; every passenger needs a {column}.")
-            out[column] = math.nan
+
+
+def check_columns(table: Table, spec: Spec, *, hint: str = "", need_target: bool = True) -> None:
+    """Every column the spec requires is in the CSV."""
+    wanted = [c.name for c in spec.columns if c.required and (c.kind != "ignored")
+              and (need_target or c.kind != "target")]
+    missing = [n for n in wanted if n not in table.header]
+    if missing:
+        more = hint if hint and missing == [spec.target] else f" The header read was: {', '.join(table.header)[:200]}."
+        raise XlnetError(f"{table.source}: required column missing: {', '.join(missing)}.{more}")
+
+
+@dataclass
+class Frame:
+    """Typed columns: floats (NaN when missing) for numbers, objects (None when missing) for text."""
+    values: dict[str, np.ndarray]
+    lines: np.ndarray
+    report: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def take(self, rows: np.ndarray) -> "Frame":
+        return Frame({k: v[rows] for k, v in self.values.items()}, self.lines[rows], dict(self.report))
+
+
+def _allowed_text(c: Column) -> str:
+    allowed = " or ".join(map(str, c.allowed)) + (" or empty" if c.missing_ok else "")
+    return allowed
+
+
+def type_column(table: Table, c: Column, noun: str) -> np.ndarray:
+    """One column typed by its spec, or the first bad cell named."""
+    texts = table.column(c.name)
+    path = table.source
+    numeric = c.kind == "numeric" or (c.kind in ("categorical", "target") and _numeric_levels(c))
+    out = np.empty(len(texts), dtype=float if numeric else object)
+    for i, text in enumerate(texts):
+        where = f"{path}: line {table.lines[i]}, column {c.name}"
+        if text in MISSING_MARKERS and not (c.allowed and text in c.allowed):
+            if not c.missing_ok:
+                raise XlnetError(f"{where}: the value is empty; every {noun} needs a {c.name}.")
+            out[i] = np.nan if numeric else None
             continue
-        try:
-            x = _number(text, decimal_comma)
-        except ValueError:
-            hint = (" If the file uses decimal commas, save it as CSV with decimal points."
-                    if "," in text else "")
-            raise XlnetError(f"{where}: {text[:40]!r} is not a number.{hint}") from None
-        allowed = INTEGER.get(column)
-        if column in INTEGER and (x != int(x) or (allowed and int(x) not in allowed) or x < 0):
-            valid = " or ".join(map(str, allowed)) if allowed else "a whole number, 0 or more"
-            raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be {valid}.")
-        if x < 0:
-            raise XlnetError(f"{where}: {text[:40]!r} is negative; it must be 0 or more.")
-        out[column] = int(x) if column in INTEGER else x
-    for column, levels in LEVELS.items():
-        text = values[column]
-        if text == "" and column in MAY_BE_MISSING:
-            out[column] = None
-        elif text not in levels:
-            allowed = " or ".join(levels) + (" or empty" if column in MAY_BE_MISSING else "")
-            raise XlnetError(f"{path}: line {line}, column {column}: {text[:40]!r} is not valid; "
-                             f"it must be {allowed}.")
+        _check_text(path, table.lines[i], c.name, text)
+        if numeric:
+            x = parse_number(text.replace(",", ".") if table.decimal_comma else text)
+            if x is None:
+                hint = " If the file uses decimal commas, save it as CSV with decimal points." if "," in text else ""
+                raise XlnetError(f"{where}: {text[:40]!r} is not a number.{hint}")
+            if c.integer and (x != int(x) or (c.minimum is not None and x < c.minimum)):
+                low = "" if c.minimum is None else f", {c.minimum:g} or more"
+                raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be a whole number{low}.")
+            if c.allowed and x not in c.allowed:
+                raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be {_allowed_text(c)}.")
+            if c.minimum is not None and x < c.minimum:
+                raise XlnetError(f"{where}: {text[:40]!r} is negative; it must be {c.minimum:g} or more.")
+            out[i] = x
         else:
-            out[column] = text
+            if c.allowed and text not in c.allowed:
+                raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be {_allowed_text(c)}.")
+            out[i] = text
     return out
 
 
-def check_missing(missing: str) -> None:
-    if missing not in MISSING_CHOICES:
-        raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
+def _numeric_levels(c: Column) -> bool:
+    values = c.levels + (c.allowed or [])
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def clean(raw: pd.DataFrame, missing: str = "drop", source: str | Path = "the CSV") -> pd.DataFrame:
-    """The rows the models use: missing values dropped (the lesson) or filled with the column's mode."""
-    check_missing(missing)
-    cols = list(MAY_BE_MISSING)
-    if missing == "drop":
-        kept = raw.dropna(subset=cols)
-        if kept.empty:
-            raise XlnetError(f"{source}: no rows left after dropping rows with a missing Age, Fare or Embarked; "
+def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
+    """The columns a model needs, typed and checked; every other column is checked only as text."""
+    values = {}
+    for c in spec.columns:
+        if c.name not in table.header or (c.kind == "target" and not need_target):
+            continue
+        if c.kind in ("ignored", "id"):
+            for i, text in enumerate(table.column(c.name)):
+                _check_text(table.source, table.lines[i], c.name, text)
+            continue
+        values[c.name] = type_column(table, c, spec.noun)
+    return Frame(values, np.array(table.lines))
+
+
+def target_values(frame: Frame, spec: Spec) -> np.ndarray:
+    """y: 1 for the positive level, 0 otherwise (binary), or the number (continuous); NaN when missing."""
+    c = spec.target_column
+    raw = frame.values[c.name]
+    if spec.task == "continuous":
+        return raw.astype(float)
+    missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in raw])
+    y = np.array([float(v == c.levels[1]) for v in raw])
+    y[missing] = np.nan
+    return y
+
+
+def _fill_value(values: np.ndarray, how: str, numeric: bool):
+    present = values[~np.isnan(values)] if numeric else np.array([v for v in values if v is not None], dtype=object)
+    if len(present) == 0:
+        return None
+    if how == "median" and numeric:
+        return float(np.median(present))
+    counts = Counter(present.tolist())
+    top = max(counts.values())
+    return sorted(k for k, n in counts.items() if n == top)[0]
+
+
+def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
+    """The rows a model learns from: a target present, and missing features dropped or filled (learned here)."""
+    y = target_values(frame, spec)
+    labelled = ~np.isnan(y)
+    if not labelled.any():
+        raise XlnetError(f"{source}: every {spec.target} is missing; there is nothing to learn from.")
+    frame = frame.take(np.flatnonzero(labelled))
+    frame.report["target_missing"] = int((~labelled).sum())
+    features = spec.features
+    missing = {c.name: _missing(frame.values[c.name]) for c in features}
+    had = [c.name for c in features if missing[c.name].any()]
+    if spec.missing == "drop":
+        drop = np.zeros(len(frame), bool)
+        for name in had:
+            drop |= missing[name]
+        if drop.all():
+            raise XlnetError(f"{source}: no rows left after dropping rows with a missing {_or(had)}; "
                              "use --missing mode to fill them instead.")
+        frame = frame.take(np.flatnonzero(~drop))
+        frame.report["dropped"] = int(drop.sum())
     else:
-        kept = raw.copy()
-        for c in cols:
-            present = kept[c].dropna()
-            if present.empty:
-                raise XlnetError(f"{source}: every {c} is missing, so it has no mode to fill it with.")
-            kept[c] = kept[c].where(kept[c].notna(), present.mode().iloc[0])
-    if kept["Age"].max() <= 0:
-        raise XlnetError(f"{source}: every Age kept is 0, so Age_N = Age/MAX(Age) would divide by zero; "
-                         "xlnet needs at least one Age above 0.")
-    return kept.reset_index(drop=True)
+        filled = {}
+        for c in features:
+            values = frame.values[c.name]
+            numeric = values.dtype != object
+            c.fill = _fill_value(values, spec.missing, numeric)
+            if missing[c.name].any():
+                if c.fill is None:
+                    raise XlnetError(f"{source}: every {c.name} is missing, so it has no "
+                                     f"{'median' if spec.missing == 'median' and numeric else 'mode'} to fill it with.")
+                values = values.copy()
+                values[missing[c.name]] = c.fill
+                frame.values[c.name] = values
+                filled[c.name] = int(missing[c.name].sum())
+        frame.report["filled"] = filled
+    for c in features:
+        if c.transform == "scale" and np.nanmax(np.abs(frame.values[c.name])) == 0:
+            label = c.feature_labels()[0]
+            raise XlnetError(f"{source}: every {c.name} kept is 0, so {label} = {c.name}/MAX({c.name}) would divide "
+                             f"by zero; xlnet needs at least one {c.name} above 0.")
+    return frame
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    if values.dtype != object:
+        return np.isnan(values)
+    return np.array([v is None for v in values], dtype=bool)
+
+
+def _or(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def check_valid_pct(valid_pct: float) -> None:
@@ -175,7 +278,7 @@ def check_valid_pct(valid_pct: float) -> None:
         raise XlnetError(f"--valid-pct must be a fraction from 0 to below 1, like 0.2, not {valid_pct!r}.")
 
 
-def validation_split(n: int, valid_pct: float, seed: int | None) -> "np.ndarray | None":
+def validation_split(n: int, valid_pct: float, seed: int | None) -> np.ndarray | None:
     """'train'/'valid' for each of n rows: a seeded random valid_pct of them held out; None for 0."""
     check_valid_pct(valid_pct)
     if valid_pct == 0:

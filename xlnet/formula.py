@@ -24,7 +24,10 @@ class Cells(Protocol):
     def fixed_cell(self, name: str) -> str: ...
     def features_row(self) -> str: ...
     def features_all(self) -> str: ...
-    def param_range(self, k: int | None = None) -> str: ...
+    def param_range(self, block: str = "W", k: int | None = None) -> str: ...
+    def param_span(self, block: str, start: int, stop: int | None = None) -> str: ...
+    def columns_row(self, names: tuple[str, ...]) -> str: ...
+    def columns_all(self, names: tuple[str, ...]) -> str: ...
 
 
 def _add_grad(grads: dict, name: str, g: np.ndarray) -> None:
@@ -84,16 +87,21 @@ class Num(Op):
 
 
 class Max(Op):
-    """The column's maximum, kept in a fixed cell above the column (`$E$1`)."""
+    """The column's largest value (`how="max"`) or largest absolute value (`"maxabs"`), kept in a fixed cell
+    above the column (`$E$1`); the layout writes that cell's formula, `statistic` gives it."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, how: str = "max"):
+        self.name, self.how = name, how
+
+    def statistic(self, rng: str) -> str:
+        return f"MAX({rng})" if self.how == "max" else f"MAX(MAX({rng}),-MIN({rng}))"
 
     def formula(self, at):
         return at.fixed_cell(self.name)
 
     def forward(self, env):
-        return np.max(env[self.name]), _nothing
+        x = env[self.name]
+        return (np.max(x) if self.how == "max" else np.max(np.abs(x))), _nothing
 
 
 class Add(Op):
@@ -187,39 +195,111 @@ class Dummy(Op):
         return f"IF({at.cell(self.name)}={_literal(self.level)},1,0)"
 
     def forward(self, env):
-        return (env[self.name] == self.level).astype(float), _nothing
+        x = env[self.name]
+        if isinstance(self.level, str):  # a spreadsheet compares text without regard to case
+            level = self.level.lower()
+            return np.array([isinstance(v, str) and v.lower() == level for v in x], dtype=float), _nothing
+        return (x == self.level).astype(float), _nothing
 
 
 class SumProduct(Op):
     """The features of the row times unit k's parameters (a row of the block): `X @ W[k]`."""
 
-    def __init__(self, k: int):
-        self.k = k
+    def __init__(self, k: int, block: str = "W"):
+        self.k, self.block = k, block
 
     def unit(self) -> tuple:
         return (..., self.k, slice(None))
 
     def formula(self, at):
-        return f"SUMPRODUCT({at.features_row()},{at.param_range(self.k)})"
+        return f"SUMPRODUCT({at.features_row()},{at.param_range(self.block, self.k)})"
 
     def forward(self, env):
-        X, W, unit = env["X"], env["W"], self.unit()
+        X, W, unit = env["X"], env[self.block], self.unit()
 
         def backward(g, grads):
             dW = np.zeros_like(W)
             dW[unit] = g @ X
-            _add_grad(grads, "W", dW)
+            _add_grad(grads, self.block, dW)
         return W[unit] @ X.T, backward
 
 
 class MMult(SumProduct):
     """Column k of one array formula `MMULT(features, params)`, params a column per unit."""
 
+    array = True
+
     def unit(self) -> tuple:
         return (..., slice(None), self.k)
 
     def formula(self, at):
-        return f"MMULT({at.features_all()},{at.param_range()})"
+        return f"MMULT({at.features_all()},{at.param_range(self.block)})"
+
+
+class Dense(Op):
+    """The output layer: hidden columns times a row of weights, plus a bias (the block's last cell).
+
+    `array=True` writes it as one array formula over all rows, `MMULT(hidden, weights)+bias`,
+    with the weights as a column; otherwise a row's `SUMPRODUCT(hidden, weights)+bias`.
+    """
+
+    def __init__(self, inputs: tuple[str, ...], block: str = "V", array: bool = False):
+        self.inputs, self.block, self.array = inputs, block, array
+
+    def formula(self, at):
+        n = len(self.inputs)
+        weights, bias = at.param_span(self.block, 0, n), at.param_span(self.block, n)
+        if self.array:
+            return f"MMULT({at.columns_all(self.inputs)},{weights})+{bias}"
+        return f"SUMPRODUCT({at.columns_row(self.inputs)},{weights})+{bias}"
+
+    def forward(self, env):
+        V = env[self.block]
+        v = V.reshape(*V.shape[:-2], -1)  # (..., n + 1): weights then bias
+        H = [env[name] for name in self.inputs]
+        out = v[..., -1:] + sum(h * v[..., k:k + 1] for k, h in enumerate(H))
+
+        def backward(g, grads):
+            dv = np.stack([(g * h).sum(axis=-1) for h in H] + [np.broadcast_to(g, out.shape).sum(axis=-1)], -1)
+            _add_grad(grads, self.block, dv.reshape(V.shape))
+            for k, name in enumerate(self.inputs):
+                _add_grad(grads, name, g * v[..., k:k + 1])
+        return out, backward
+
+
+class Sigmoid(Op):
+    """1/(1+e^-z), in the form that cannot overflow in either the sheet or numpy."""
+
+    def __init__(self, a: Op):
+        self.a = a
+
+    def formula(self, at):
+        z = self.a.formula(at)
+        return f"IF({z}>=0,1/(1+EXP(-{z})),EXP({z})/(1+EXP({z})))"
+
+    def forward(self, env):
+        z, dz = self.a.forward(env)
+        e = np.exp(-np.abs(z))
+        p = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return p, lambda g, grads: dz(g * p * (1 - p), grads)
+
+
+class LogLoss(Op):
+    """-[y ln p + (1-y) ln(1-p)] for p = sigmoid(z), as MAX(z,0)-y*z+LN(1+EXP(-ABS(z))): no overflow, no LN(0)."""
+
+    def __init__(self, z: Op, y: Op):
+        self.z, self.y = z, y
+
+    def formula(self, at):
+        z, y = self.z.formula(at), self.y.formula(at)
+        return f"MAX({z},0)-{y}*{z}+LN(1+EXP(-ABS({z})))"
+
+    def forward(self, env):
+        (z, dz), y = self.z.forward(env), self.y.value(env)
+        e = np.exp(-np.abs(z))
+        loss = np.maximum(z, 0) - y * z + np.log(1 + e)
+        p = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return loss, lambda g, grads: dz(g * (p - y), grads)
 
 
 class Average(Op):
@@ -254,17 +334,46 @@ class AverageIf(Op):
             grads, self.name, np.asarray(g)[..., None] * mask / n)
 
 
-class Accuracy(Op):
-    """Share of the `which` rows whose prediction > 0.5 matches Survived."""
+def _rows(env: dict, which: str | None, n: int) -> np.ndarray:
+    return np.ones(n, bool) if which is None else env["Set"] == which
 
-    def __init__(self, prediction: str, which: str):
-        self.prediction, self.which = prediction, which
+
+class Accuracy(Op):
+    """Share of the `which` rows (all rows for None) whose prediction > 0.5 matches the 0/1 target."""
+
+    def __init__(self, prediction: str, target: str, which: str | None = None):
+        self.prediction, self.target, self.which = prediction, target, which
 
     def formula(self, at):
-        s, p, y = at.column_range("Set"), at.column_range(self.prediction), at.column_range("Survived")
+        p, y = at.column_range(self.prediction), at.column_range(self.target)
+        if self.which is None:
+            return f"SUMPRODUCT((({p}>0.5)=({y}=1))*1)/ROWS({y})"
+        s = at.column_range("Set")
         return f'SUMPRODUCT(({s}="{self.which}")*(({p}>0.5)=({y}=1)))/COUNTIF({s},"{self.which}")'
 
     def forward(self, env):
-        mask = env["Set"] == self.which
-        right = (env[self.prediction] > 0.5) == (env["Survived"] == 1)
+        y = env[self.target]
+        mask = _rows(env, self.which, y.shape[-1])
+        right = (env[self.prediction] > 0.5) == (y == 1)
         return (right * mask).sum(axis=-1) / mask.sum(), _nothing
+
+
+class RSquared(Op):
+    """1 - SSE/SST of the `which` rows (all rows for None): the share of the target's variance explained."""
+
+    def __init__(self, prediction: str, target: str, which: str | None = None):
+        self.prediction, self.target, self.which = prediction, target, which
+
+    def formula(self, at):
+        p, y = at.column_range(self.prediction), at.column_range(self.target)
+        if self.which is None:
+            return f"1-SUMXMY2({p},{y})/DEVSQ({y})"
+        s, w = at.column_range("Set"), f'"{self.which}"'
+        return (f"1-SUMPRODUCT(({s}={w})*({p}-{y})^2)/"
+                f"SUMPRODUCT(({s}={w})*({y}-AVERAGEIF({s},{w},{y}))^2)")
+
+    def forward(self, env):
+        y, p = env[self.target], env[self.prediction]
+        mask = _rows(env, self.which, y.shape[-1])
+        mean = y[mask].mean()
+        return 1 - (((p - y) ** 2) * mask).sum(axis=-1) / (((y - mean) ** 2) * mask).sum(), _nothing

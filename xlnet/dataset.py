@@ -1,0 +1,242 @@
+"""What one model sheet holds, read back from the workbook: its rows, features, parameters and metrics.
+
+Reading streams the sheet once. Every row's formulas are compared with the layout's
+template for that row, so a workbook whose formulas were edited is named cell by
+cell instead of being fitted to a loss it does not compute.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import XlnetError
+from .features import feature_matrix, features
+from .layout import FIRST_ROW, HEADER_ROW, SETS, SPEC_SHEET, SheetLayout
+from .lessons import titanic
+from .net import SHEETS, Model, build_models
+from .spec import Spec
+from .xlsx.read import Package, letters
+from .xlsx.safety import check_package, os_error
+
+ROW_TOKEN = "\x00"  # stands for the row number in a row's formula template
+
+
+def open_package(path: str | Path) -> Package:
+    """A workbook from anywhere, vetted (zip and entity bombs refused) and opened for reading."""
+    path = Path(path)
+    if path.is_dir():
+        raise XlnetError(f"{path}: it is a folder; name a workbook file.")
+    if not path.exists():
+        raise XlnetError(f"{path}: no such workbook; make one with `xlnet build`.")
+    check_package(path)
+    try:
+        return Package(path)
+    except OSError as e:
+        raise os_error(path, e, "read") from None
+    except Exception as e:  # a zip that is not a sound xlsx raises many kinds
+        raise XlnetError(f"{path}: not a readable .xlsx workbook ({type(e).__name__}: {str(e)[:120]}).") from None
+
+
+def read_spec(pkg: Package) -> Spec:
+    """The spec the workbook was built with; a workbook of xlnet 0.1 (no spec sheet) is the lesson's."""
+    marker = pkg.name("_xlnet_spec")
+    sheet = marker.text.split("!")[0].strip("'") if marker else SPEC_SHEET
+    if pkg.sheet(sheet) is None:
+        return titanic.spec()
+    text = "".join(str(cells[1].value) for r, cells in pkg.rows(sheet) if r > 1 and 1 in cells)
+    try:
+        return Spec.from_dict(json.loads(text))
+    except (ValueError, TypeError, KeyError) as e:
+        raise XlnetError(f"{pkg.path}: the hidden sheet {sheet!r} holds no readable spec ({e}); "
+                         "rebuild the workbook with `xlnet build`.") from None
+
+
+def models_of(spec: Spec) -> dict[str, Model]:
+    return build_models(spec, tuple(name for name, _ in features(spec)))
+
+
+@dataclass
+class SheetData:
+    """What one model sheet holds: its value columns, features, and parameters."""
+    name: str
+    spec: Spec
+    model: Model
+    env: dict
+    W: np.ndarray            # the parameter vector, in the model's order
+    layout: SheetLayout
+
+    @property
+    def sets(self) -> np.ndarray | None:
+        return self.env.get("Set")
+
+    @functools.cached_property
+    def X(self) -> np.ndarray:
+        return feature_matrix(self.spec, self.env)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.env[self.spec.target]
+
+    def metrics(self, W: np.ndarray | None = None) -> dict[str, float]:
+        """The summary cells: the training loss and score, and with a validation set the validation ones."""
+        env = self.model.evaluate(self.X, self.y, self.W if W is None else W, self.sets)
+        return {name: float(env[name]) for name in self.model.metrics(self.sets is not None)}
+
+    def loss(self, W: np.ndarray | None = None) -> float:
+        return self.metrics(W)["train_loss"]
+
+    def train_rows(self) -> np.ndarray:
+        return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"
+
+    def train_data(self) -> tuple[np.ndarray, np.ndarray]:
+        """X and y of the rows a fit learns from."""
+        train = self.train_rows()
+        return self.X[train], self.y[train]
+
+
+def _normal(formula) -> str:
+    return "".join(str(formula).split()).upper()
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, float) and math.isfinite(v)
+
+
+def _value_rule(spec: Spec, column: str):
+    """What a value cell of `column` must hold: a test of a value and its wording."""
+    if column == "Set":
+        return (lambda v: v in SETS), "train or valid"
+    if column == spec.target:
+        if spec.task == "binary":
+            return (lambda v: v in (0.0, 1.0) and not isinstance(v, bool)), "0 or 1"
+        return _is_number, "a number"
+    c = next((c for c in spec.features if column in (c.name, *c.feature_labels())), None)
+    if c is None or c.kind == "numeric":
+        if c is not None and c.transform == "log":
+            return (lambda v: _is_number(v) and v >= 0), "a number, 0 or more (LOG10(x+1) needs it)"
+        return _is_number, "a number"
+    if c.allowed:
+        allowed = set(c.allowed) | {float(a) for a in c.allowed if not isinstance(a, str)}
+        return (lambda v: isinstance(v, (str, float)) and v in allowed), " or ".join(map(str, c.allowed))
+    return (lambda v: isinstance(v, str) or _is_number(v)), "a value"
+
+
+def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
+    """A model sheet's rows and parameters, as they are in the workbook now, checked against the layout."""
+    path = pkg.path
+    spec = spec or read_spec(pkg)
+    if name not in SHEETS or pkg.sheet(name) is None:
+        raise XlnetError(f"{path}: the sheet {name!r} is missing (sheets: {', '.join(s.name for s in pkg.sheets)}); "
+                         "rebuild the workbook with `xlnet build`.")
+    model = models_of(spec)[name]
+    probe = SheetLayout(spec, model, 1, split=False)
+    where = f"{path}: sheet {name!r}"
+    split = None
+    columns: list[str] = []
+    values: dict[str, list] = {}
+    template: dict[int, str] = {}
+    fixed_cells: dict[tuple[int, int], object] = {}
+    differ: list[str] = []
+    wanted_fixed = set(probe.param_cells())
+    n = 0
+    for r, cells in pkg.rows(name):
+        if r < FIRST_ROW:
+            fixed_cells.update({(c, r): cell for c, cell in cells.items()})
+            if r == HEADER_ROW:
+                split = cells.get(probe.set_col) is not None and cells[probe.set_col].value == "Set"
+                at = SheetLayout(spec, model, 1, split=split)
+                columns = list(at.values) + (["Set"] if split else [])
+                values = {c: [] for c in columns}
+                rules = {c: _value_rule(spec, c) for c in columns}
+                template = {at.col[k]: f for k, f in at.row_formulas(ROW_TOKEN).items()}
+                array_cols = {at.col[k] for k in at.array_columns}
+                data_cols = at.col_numbers
+            continue
+        if split is None:
+            raise XlnetError(f"{where} has no header row {HEADER_ROW}; rebuild the workbook with `xlnet build`.")
+        for key in wanted_fixed:
+            if key[1] == r and key[0] in cells:
+                fixed_cells[key] = cells[key[0]]
+        if r != FIRST_ROW + n or not any(c in cells for c in data_cols):
+            continue  # rows below the data (a user's notes) are not data
+        n += 1
+        for column in columns:
+            cell = cells.get(at.col[column])
+            v = None if cell is None else cell.value
+            ok, want = rules[column]
+            if not ok(v):
+                raise XlnetError(f"{where}, cell {letters(at.col[column])}{r} ({column}) holds {v!r}; "
+                                 f"it must be {want}.")
+            values[column].append(v)
+        row = str(r)
+        for c, f in template.items():
+            cell = cells.get(c)
+            found = cell.formula if cell is not None else None
+            if found is None or _normal(found) != _normal(f.replace(ROW_TOKEN, row)):
+                if len(differ) < 4:
+                    differ.append(f"{letters(c)}{r} holds {(found or (cell.value if cell else None))!r:.60}, "
+                                  f"xlnet wrote {f.replace(ROW_TOKEN, row)!r:.60}")
+                else:
+                    differ.append("")
+        if r == FIRST_ROW:
+            fixed_cells.update({(c, r): cells[c] for c in array_cols if c in cells})
+    if split is None or n == 0:
+        raise XlnetError(f"{where} has no data rows from row {FIRST_ROW}.")
+    at = SheetLayout(spec, model, n, split)
+    env = {}
+    for column in columns:
+        numeric = column != "Set" and all(isinstance(v, float) for v in values[column])
+        env[column] = np.array(values[column], dtype=float if numeric else object)
+    if split and not (env["Set"] == "train").any():
+        raise XlnetError(f"{where} has no row marked train in its Set column; mark some.")
+    W = np.empty(model.n_params)
+    for i, (c, r) in enumerate(at.param_cells()):
+        cell = fixed_cells.get((c, r))
+        v = None if cell is None else (cell.value if cell.formula is None else cell.formula)
+        if not _is_number(v):
+            raise XlnetError(f"{where}, parameter cell {letters(c)}{r} holds {v!r}; it must be a number.")
+        W[i] = v
+    _check_names(pkg, name, at, where)
+    for (c, r), formula in at.fixed_formulas().items():
+        cell = fixed_cells.get((c, r))
+        found = None if cell is None else cell.formula
+        if found is None or _normal(found) != _normal(formula):
+            differ.insert(0, f"{letters(c)}{r} holds {found!r:.60}, xlnet wrote {formula!r:.60}")
+    for rng, formula, names in at.arrays:
+        c = at.col[names[0]]
+        cell = fixed_cells.get((c, FIRST_ROW))
+        found = None if cell is None else cell.formula
+        if found is None or _normal(found) != _normal(formula) or (cell.array or "").replace("$", "") != rng:
+            differ.insert(0, f"{letters(c)}{FIRST_ROW} holds {found!r:.60}, xlnet wrote {formula!r:.60}")
+    if differ:
+        shown = [d for d in differ if d][:3]
+        raise XlnetError(f"{where}: {len(differ)} cell(s) differ from the formulas xlnet wrote, so its losses would "
+                         f"not be the ones the sheet computes: " + "; ".join(shown)
+                         + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
+    _check_data(spec, env, at, where)
+    return SheetData(name, spec, model, env, W, at)
+
+
+def _check_names(pkg: Package, name: str, at: SheetLayout, where: str) -> None:
+    """Solver's names, where present, still point at the loss cell and the parameter blocks."""
+    expected = {"solver_opt": (f"{name}!{at.loss_cell()}", "loss cell"),
+                "solver_adj": (at.solver_adj(), "parameter block")}
+    for key, (target, what) in expected.items():
+        found = pkg.name(key, name)
+        if found is not None and _normal(found.text.replace("'", "")) != _normal(target):
+            raise XlnetError(f"{where}: Solver's {key} points at {found.text}, but xlnet's {what} is {target}; "
+                             "the sheet was rearranged: rebuild it with `xlnet build`.")
+
+
+def _check_data(spec: Spec, env: dict, at: SheetLayout, where: str) -> None:
+    """Statistics the features divide by must not be 0."""
+    for name, op in at.statistics.items():
+        if op.b.value(env) == 0:
+            raise XlnetError(f"{where}: every {name} is 0, so {name}/MAX({name}) divides by zero in the sheet; "
+                             f"correct the data rows.")
+

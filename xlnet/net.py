@@ -1,0 +1,139 @@
+"""The model sheets as columns of ops, their parameter blocks, and the loss with its gradient.
+
+`layer_units = [n_features] + [hidden] + [1]`: `linear` is one SUMPRODUCT per row;
+`nnet` a SUMPRODUCT per hidden unit, ReLUs, and an output layer; `mmult` the same
+net with the hidden layer as one MMULT array formula. The lesson's preset keeps its
+two ReLUs summed with no output weights. `Model.loss_and_grad` runs the very ops
+whose formulas the sheet holds, so numpy's loss and the sheet's are one definition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formula import (Accuracy, Average, AverageIf, Col, Dense, LogLoss, MMult, Op, ReLU, RSquared, Sigmoid,
+                      Square, SumProduct)
+from .spec import Spec
+
+SHEETS = ("linear", "nnet", "mmult")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A rectangle of parameter cells, with the labels beside it."""
+    name: str
+    shape: tuple[int, int]
+    col_labels: tuple[str, ...] = ()  # above the block
+    row_labels: tuple[str, ...] = ()  # left of the block
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    blocks: tuple[Block, ...]
+    columns: tuple[tuple[str, Op], ...]
+    prediction: str
+    target: str
+    task: str = "binary"
+
+    @property
+    def n_params(self) -> int:
+        return sum(b.size for b in self.blocks)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """The blocks, each (..., *shape), from parameter vectors (..., n_params) (scikit-learn's _unpack)."""
+        out, i = {}, 0
+        for b in self.blocks:
+            out[b.name] = theta[..., i:i + b.size].reshape(*theta.shape[:-1], *b.shape)
+            i += b.size
+        return out
+
+    def pack(self, blocks: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate([blocks[b.name].reshape(*blocks[b.name].shape[:-2], -1) for b in self.blocks], -1)
+
+    def metrics(self, split: bool) -> dict[str, Op]:
+        """The summary cells: the loss Solver minimises, and the loss and a score of each set."""
+        score = Accuracy if self.task == "binary" else RSquared
+        key = "accuracy" if self.task == "binary" else "r2"
+        if not split:
+            return {"train_loss": Average("Loss"), f"train_{key}": score(self.prediction, self.target)}
+        return {"train_loss": AverageIf("Loss", "train"), "valid_loss": AverageIf("Loss", "valid"),
+                f"train_{key}": score(self.prediction, self.target, "train"),
+                f"valid_{key}": score(self.prediction, self.target, "valid")}
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, sets: np.ndarray | None = None) -> dict:
+        """Every model column, the loss and the metrics, as the sheet computes them."""
+        env = {"X": X, self.target: y, "Set": sets, **self.unpack(theta)}
+        for name, op in self.columns:
+            env[name] = op.value(env)
+        env.update({name: op.value(env) for name, op in self.metrics(sets is not None).items()})
+        env["loss"] = env["train_loss"]
+        return env
+
+    def loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean loss over the rows and its gradient, for parameters (..., n_params): one loss per leading index."""
+        blocks = self.unpack(theta)
+        env = {"X": X, self.target: y, **blocks}
+        backwards = []
+        for name, op in self.columns:
+            env[name], backward = op.forward(env)
+            backwards.append((name, backward))
+        loss, backward = Average("Loss").forward(env)
+        grads: dict = {}
+        backward(np.ones_like(loss), grads)
+        for name, backward in reversed(backwards):
+            if name in grads:
+                backward(grads.pop(name), grads)
+        return loss, self.pack({b: grads.get(b, np.zeros_like(blocks[b])) for b in blocks})
+
+
+def _tail(spec: Spec, z: str) -> tuple[tuple[tuple[str, Op], ...], str]:
+    """The loss column (and a probability column for log-loss) after the output `z`; returns the prediction."""
+    y = Col(spec.target)
+    if spec.loss == "logloss":
+        return (("Prob", Sigmoid(Col(z))), ("Loss", LogLoss(Col(z), y))), "Prob"
+    return (("Loss", Square(Col(z) - y)),), z
+
+
+def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]:
+    """The three model sheets for a spec; the lesson's preset keeps its plain sum of two ReLUs."""
+    F, H, target = len(feature_names), spec.hidden, spec.target
+    fnames = tuple(feature_names)
+    models = {}
+    tail, pred = _tail(spec, "Linear")
+    models["linear"] = Model("linear", (Block("W", (1, F), fnames),), (("Linear", SumProduct(0)),) + tail,
+                             pred, target, spec.task)
+    lin = tuple(f"Lin{k + 1}" for k in range(H))
+    relu = tuple(f"ReLU{k + 1}" for k in range(H))
+    for name, hidden, W, out_array in (
+            ("nnet", SumProduct, Block("W", (H, F), fnames), False),
+            ("mmult", MMult, Block("W", (F, H), tuple(f"Param{k + 1}" for k in range(H)), fnames), True)):
+        columns = tuple((lin[k], hidden(k)) for k in range(H)) + tuple((relu[k], ReLU(Col(lin[k]))) for k in range(H))
+        if spec.preset == "lesson":
+            blocks = (W,)
+            z = "Preds"
+            columns += ((z, Col(relu[0]) + Col(relu[1])),)
+        else:
+            labels = relu + ("bias",)
+            V = Block("V", (H + 1, 1), ("Output",), labels) if out_array else Block("V", (1, H + 1), labels)
+            blocks = (W, V)
+            z = "Out" if spec.loss == "logloss" else "Preds"
+            columns += ((z, Dense(relu, "V", array=out_array)),)
+        tail, pred = _tail(spec, z)
+        models[name] = Model(name, blocks, columns + tail, pred, target, spec.task)
+    return models
+
+
+def starting_params(models: dict[str, Model], seed: int | None) -> dict[str, np.ndarray]:
+    """The lesson's RAND()-0.5 for every parameter, reproducible from one seed."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.uniform(-0.5, 0.5, m.n_params) for name, m in models.items()}

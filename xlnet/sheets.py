@@ -1,0 +1,125 @@
+"""Writing xlnet's sheets into a new workbook: the model sheets, the data as read, and the spec.
+
+What goes where is the layout's business; this module only turns it into rows.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .data import Table
+from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
+from .net import Model
+from .spec import Spec, parse_number
+from .xlsx.parts import Formula, Style, sheet_ref
+from .xlsx.write import Writer
+
+HEAD = Style(bold=True, align="center")
+TITLE = Style(bold=True)
+VALUE = Style(align="center")
+PARAM = Style(num_fmt="0.0000", fill="FFFFF2CC", border=True)  # looks like an input: a fill and a border
+COMPUTED = Style(num_fmt="0.000")
+METRIC = Style(num_fmt="0.000000", bold=True)
+DUMMY = Style(num_fmt="0", align="center")
+FORMATS = {"Fare": Style(num_fmt="0.00", align="center")}
+SPEC_CHUNK = 30_000  # characters of the spec's JSON per cell (a cell holds 32,767)
+
+
+def _plain(v):
+    """A value as the writer wants it: a Python float, int or str; None for missing."""
+    if v is None:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def write_model_sheet(w: Writer, spec: Spec, model: Model, env: dict, theta: np.ndarray) -> SheetLayout:
+    n = len(env[spec.target])
+    at = SheetLayout(spec, model, n, split=env.get("Set") is not None)
+    style = w.style
+    fixed: dict[int, dict[int, tuple]] = {}
+
+    def put(c: int, r: int, value, s: Style) -> None:
+        fixed.setdefault(r, {})[c] = (value, style(s))
+
+    widths: dict[int, float] = {}
+    for (c, r), text in {**at.titles(), **at.param_labels()}.items():
+        put(c, r, text, TITLE if r < HEADER_ROW or c < at.param_col + 1 else HEAD)
+        widths[c] = max(widths.get(c, 9), len(text) + 2)
+    for c, text in at.headers().items():
+        put(c, HEADER_ROW, text, HEAD)
+        widths[c] = max(widths.get(c, 9), len(text) + 2)
+    for (c, r), formula in at.fixed_formulas().items():
+        put(c, r, Formula(formula), METRIC if r < HEADER_ROW and c >= at.col["Loss"] else COMPUTED)
+    for (c, r), value in zip(at.param_cells(), np.ravel(theta)):
+        put(c, r, float(value), PARAM)
+        widths[c] = max(widths.get(c, 9), 10)
+
+    stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW))
+    for r in range(TITLE_ROW, FIRST_ROW):
+        stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
+    columns = at.values + (("Set",) if at.split else ())
+    value_styles = [(at.col[c], style(FORMATS.get(c, VALUE))) for c in columns]
+    formula_styles = {name: style(DUMMY if type(op).__name__ == "Dummy" else COMPUTED)
+                      for name, op in at.features if op is not None}
+    formula_styles.update({name: style(COMPUTED) for name in model.column_names})
+    arrays = {at.col[names[0]]: Formula(formula, rng) for rng, formula, names in at.arrays}
+    array_cells = [at.col[name] for name in at.array_columns]
+    data = [env[c] for c in columns]
+    for i in range(n):
+        r = FIRST_ROW + i
+        cells = {c: (_plain(values[i]), s) for (c, s), values in zip(value_styles, data)}
+        for name, formula in at.row_formulas(r).items():
+            cells[at.col[name]] = (Formula(formula), formula_styles[name])
+        for c in array_cells:
+            cells[c] = (arrays.get(c) if i == 0 else None, style(COMPUTED))
+        cells.update(fixed.get(r, {}))
+        stream.row(r, sorted((c, *v) for c, v in cells.items()))
+    for r in sorted(k for k in fixed if k > at.last_row):
+        stream.row(r, sorted((c, *v) for c, v in fixed[r].items()))
+    stream.close()
+    for key, value in at.solver_names().items():
+        w.define(key, value, sheet=model.name, hidden=True)
+    for key, value in at.metric_names().items():
+        w.define(key, value, sheet=model.name)
+    return at
+
+
+def _number(text: str, decimal_comma: bool) -> float | None:
+    return parse_number(text.replace(",", ".") if decimal_comma else text)
+
+
+def write_data_sheet(w: Writer, table: Table) -> None:
+    """Every CSV column as read: numbers where the column holds only numbers, text otherwise, empty when missing."""
+    header, columns, comma = table.header, table.columns, table.decimal_comma
+    numeric = {name for name, col in zip(header, columns)
+               if any(col) and all(_number(t, comma) is not None for t in col if t)}
+    head = w.style(HEAD)
+    stream = w.sheet(DATA_SHEET, widths={c: min(40, max(10, len(h) + 2)) for c, h in enumerate(header, 1)},
+                     freeze=(0, 1))
+    stream.row(1, [(c, h, head) for c, h in enumerate(header, 1)])
+    typed = [(c, col, name in numeric) for c, (name, col) in enumerate(zip(header, columns), 1)]
+    for i in range(len(columns[0]) if columns else 0):
+        cells = []
+        for c, col, is_number in typed:
+            text = col[i]
+            if text == "":
+                continue
+            cells.append((c, _number(text, comma) if is_number else text, 0))
+        stream.row(i + 2, cells)
+    stream.close()
+
+
+def write_spec_sheet(w: Writer, spec: Spec) -> None:
+    """The spec as JSON in a hidden sheet, so fit, compare and predict need no CSV and no side file."""
+    text = spec.to_json()
+    stream = w.sheet(SPEC_SHEET, state="hidden")
+    stream.row(1, [(1, "xlnet's column spec (JSON, read by xlnet fit, compare and predict); do not edit", 0)])
+    for k in range(0, len(text), SPEC_CHUNK):
+        stream.row(2 + k // SPEC_CHUNK, [(1, text[k:k + SPEC_CHUNK], 0)])
+    stream.close()
+    w.define("_xlnet_spec", sheet_ref(SPEC_SHEET, "$A$1"), hidden=True)

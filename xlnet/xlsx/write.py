@@ -1,0 +1,172 @@
+"""Writing a new workbook as a stream: a sheet's rows go straight into its zip member.
+
+Memory stays flat in the number of rows (only shared strings are kept). The parts
+are the few xlnet needs: sheets with values, formulas and array formulas, shared
+strings, styles, defined names, charts, and the workbook's calculation settings.
+"""
+from __future__ import annotations
+
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from . import parts
+from .parts import NS, R_NS, XML_HEAD, Formula, SharedStrings, Style, Styles, cell_xml, escape, quoteattr
+from .read import letters
+
+DOC_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+BUFFER = 1 << 16
+
+
+class SheetStream:
+    """Rows of one sheet, written in order as they come."""
+
+    def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
+                 freeze: tuple[int, int] | None = None):
+        self.writer, self.name, self.part = writer, name, part
+        self.out = writer.zip.open(zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0)), "w", force_zip64=True)
+        self.buffer: list[bytes] = []
+        self.size = 0
+        self.drawing_rid: str | None = None
+        head = [XML_HEAD, f'<worksheet xmlns="{NS}" xmlns:r="{R_NS}">'.encode()]
+        if freeze:
+            col, row = freeze
+            pane = (f'<pane {"xSplit=%s " % col if col else ""}ySplit="{row}" topLeftCell="{letters(col + 1)}'
+                    f'{row + 1}" activePane="bottomLeft" state="frozen"/>')
+            head.append(f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'.encode())
+        else:
+            head.append(b'<sheetViews><sheetView workbookViewId="0"/></sheetViews>')
+        head.append(b'<sheetFormatPr defaultRowHeight="15"/>')
+        if widths:
+            head.append(b"<cols>" + b"".join(f'<col min="{c}" max="{c}" width="{w:g}" customWidth="1"/>'.encode()
+                                             for c, w in sorted(widths.items())) + b"</cols>")
+        head.append(b"<sheetData>")
+        self._emit(b"".join(head))
+
+    def _emit(self, data: bytes) -> None:
+        self.buffer.append(data)
+        self.size += len(data)
+        if self.size > BUFFER:
+            self.out.write(b"".join(self.buffer))
+            self.buffer, self.size = [], 0
+
+    def row(self, r: int, cells: Iterable[tuple[int, object, int]]) -> None:
+        """One row: (column, value, style index) per cell, columns ascending. A str is text, never a formula."""
+        strings = self.writer.strings
+        self._emit(f'<row r="{r}">'.encode() + b"".join(cell_xml(c, r, v, s, strings) for c, v, s in cells)
+                   + b"</row>")
+
+    def raw_row(self, xml: bytes) -> None:
+        """A row already rendered (a template filled in): the fast path for large sheets."""
+        self._emit(xml)
+
+    def close(self, *, landscape: bool = False) -> None:
+        tail = [b"</sheetData>",
+                b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>']
+        if landscape:
+            tail.append(b'<pageSetup orientation="landscape"/>')
+        if self.drawing_rid:
+            tail.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
+        tail.append(b"</worksheet>")
+        self._emit(b"".join(tail))
+        self.out.write(b"".join(self.buffer))
+        self.out.close()
+
+
+class Writer:
+    """A new workbook package. Sheets are written one after another; `close` writes the rest."""
+
+    def __init__(self, path: str | Path, *, compresslevel: int = 6):
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel)
+        self.strings, self.styles = SharedStrings(), Styles()
+        self.sheets: list[tuple[str, str, str]] = []  # name, part, state
+        self.names: list[tuple[str, str, int | None, bool]] = []
+        self.overrides: dict[str, str] = {}
+        self.sheet_rels: dict[str, list] = {}
+        self.active = 0
+
+    def style(self, style: Style) -> int:
+        return self.styles(style)
+
+    def sheet(self, name: str, *, state: str = "visible", **options) -> SheetStream:
+        part = f"xl/worksheets/sheet{len(self.sheets) + 1}.xml"
+        self.sheets.append((name, part, state))
+        self.overrides[part] = parts.CT["sheet"]
+        return SheetStream(self, name, part, **options)
+
+    def define(self, name: str, text: str, *, sheet: str | None = None, hidden: bool = False) -> None:
+        local = None if sheet is None else [s[0] for s in self.sheets].index(sheet)
+        self.names.append((name, text, local, hidden))
+
+    def charts(self, stream: SheetStream, charts: list[bytes], anchors: list[tuple[int, int, int, int]]) -> None:
+        """Charts on a sheet still open for writing (its drawing is linked when it closes)."""
+        n = len([p for p in self.overrides if p.startswith("xl/drawings/")]) + 1
+        drawing = f"xl/drawings/drawing{n}.xml"
+        rels = []
+        for i, chart in enumerate(charts):
+            k = len([p for p in self.overrides if p.startswith("xl/charts/")]) + 1
+            part = f"xl/charts/chart{k}.xml"
+            self.zip.writestr(part, chart)
+            self.overrides[part] = parts.CT["chart"]
+            rels.append((f"rId{i + 1}", parts.REL["chart"], f"../charts/chart{k}.xml"))
+        self.zip.writestr(drawing, parts.drawing([(*a, f"rId{i + 1}") for i, a in enumerate(anchors)]))
+        self.zip.writestr(f"xl/drawings/_rels/drawing{n}.xml.rels", parts.relationships(rels))
+        self.overrides[drawing] = parts.CT["drawing"]
+        stream.drawing_rid = "rId1"
+        self.sheet_rels[stream.part] = [("rId1", parts.REL["drawing"], f"../drawings/drawing{n}.xml")]
+
+    def close(self) -> None:
+        z = self.zip
+        for part, rels in self.sheet_rels.items():
+            folder, file = part.rsplit("/", 1)
+            z.writestr(f"{folder}/_rels/{file}.rels", parts.relationships(rels))
+        z.writestr("xl/sharedStrings.xml", self.strings.xml())
+        z.writestr("xl/styles.xml", self.styles.xml())
+        sheets = "".join(f'<sheet name={quoteattr(name)} sheetId="{i + 1}"'
+                         + ("" if state == "visible" else f' state="{state}"') + f' r:id="rId{i + 1}"/>'
+                         for i, (name, _, state) in enumerate(self.sheets))
+        names = "".join(f'<definedName name={quoteattr(n)}' + ("" if local is None else f' localSheetId="{local}"')
+                        + (' hidden="1"' if hidden else "") + f">{escape(text)}</definedName>"
+                        for n, text, local, hidden in self.names)
+        z.writestr("xl/workbook.xml", XML_HEAD + (
+            f'<workbook xmlns="{NS}" xmlns:r="{R_NS}"><workbookPr/><bookViews><workbookView '
+            f'activeTab="{self.active}"/></bookViews><sheets>{sheets}</sheets>'
+            + (f"<definedNames>{names}</definedNames>" if names else "")
+            + '<calcPr calcId="191029" fullCalcOnLoad="1"/></workbook>').encode())
+        n = len(self.sheets)
+        rels = [(f"rId{i + 1}", parts.REL["sheet"], f"worksheets/{part.rsplit('/', 1)[1]}")
+                for i, (_, part, _) in enumerate(self.sheets)]
+        rels += [(f"rId{n + 1}", parts.REL["strings"], "sharedStrings.xml"),
+                 (f"rId{n + 2}", parts.REL["styles"], "styles.xml")]
+        z.writestr("xl/_rels/workbook.xml.rels", parts.relationships(rels))
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        z.writestr("docProps/core.xml", XML_HEAD + (
+            '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>xlnet</dc:creator>'
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>').encode())
+        z.writestr("docProps/app.xml", XML_HEAD + (
+            '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+            '<Application>xlnet</Application></Properties>').encode())
+        z.writestr("_rels/.rels", parts.relationships([
+            ("rId1", f"{DOC_NS}/officeDocument", "xl/workbook.xml"),
+            ("rId2", "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties",
+             "docProps/core.xml"),
+            ("rId3", f"{DOC_NS}/extended-properties", "docProps/app.xml")]))
+        overrides = {"xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+                     "xl/sharedStrings.xml": parts.CT["strings"], "xl/styles.xml": parts.CT["styles"],
+                     "docProps/core.xml": "application/vnd.openxmlformats-package.core-properties+xml",
+                     "docProps/app.xml": "application/vnd.openxmlformats-officedocument.extended-properties+xml",
+                     **self.overrides}
+        z.writestr("[Content_Types].xml", XML_HEAD + (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            + "".join(f'<Override PartName="/{p}" ContentType="{t}"/>' for p, t in overrides.items())
+            + "</Types>").encode())
+        z.close()
+
+
+__all__ = ["Writer", "SheetStream", "Formula", "Style"]
