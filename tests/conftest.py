@@ -34,8 +34,8 @@ def libreoffice():
     """The oracle. CI installs it (.ci/run); without it a local run skips, CI fails."""
     if soffice() is None:
         if os.environ.get("CI"):
-            pytest.fail("LibreOffice is not installed: run scripts/setup-tests first")
-        pytest.skip("LibreOffice is not installed: run scripts/setup-tests")
+            pytest.fail("LibreOffice is not installed: run `bash scripts/test`, which installs it")
+        pytest.skip("LibreOffice is not installed: `bash scripts/test` installs it")
     return convert
 
 
@@ -46,3 +46,11 @@ def recalculated(libreoffice, path: Path, tmp: Path) -> openpyxl.Workbook:
 
 def column_values(ws, col: int, first: int, n: int) -> np.ndarray:
     return np.array([ws.cell(first + i, col).value for i in range(n)], dtype=float)
+
+
+def read_sheets(path, names=("linear", "nnet", "mmult")) -> dict:
+    """Each model sheet's SheetData, as xlnet reads it back from the workbook."""
+    from xlnet.dataset import open_package, read_sheet, read_spec
+    with open_package(path) as pkg:
+        spec = read_spec(pkg)
+        return {name: read_sheet(pkg, name, spec) for name in names}

@@ -5,11 +5,10 @@ import numpy as np
 import openpyxl
 import pytest
 
-from conftest import column_values, recalculated
+from conftest import column_values, read_sheets, recalculated
 from xlnet.build import build
-from xlnet.layout import FIRST_ROW, MODEL_SHEETS, SheetLayout
-from xlnet.models import MODELS
-from xlnet.workbook import open_workbook, read_sheet
+from xlnet.layout import FIRST_ROW
+from xlnet.net import SHEETS as MODEL_SHEETS
 
 RTOL = 1e-12
 
@@ -17,12 +16,9 @@ RTOL = 1e-12
 def check_against_numpy(path, libreoffice, tmp_path):
     """Every prediction, per-row loss and loss cell LibreOffice computes equals numpy (1e-12)."""
     values = recalculated(libreoffice, path, tmp_path / "lo")
-    wb = open_workbook(path)
     losses = {}
-    for name in MODEL_SHEETS:
-        sheet = read_sheet(wb, name, path)
-        model, n = MODELS[name], len(sheet.y)
-        at = SheetLayout(model, n, split=sheet.sets is not None)
+    for name, sheet in read_sheets(path).items():
+        model, n, at = sheet.model, len(sheet.y), sheet.layout
         expected = model.evaluate(sheet.X, sheet.y, sheet.W, sheet.sets)
         ws = values[name]
         for column in model.column_names:
@@ -96,8 +92,8 @@ def test_same_seed_same_start_other_seed_other_start(tmp_path):
     b = build(out=tmp_path / "b.xlsx", seed=3).losses
     c = build(out=tmp_path / "c.xlsx", seed=4).losses
     assert a == b and a != c
-    W = read_sheet(open_workbook(tmp_path / "a.xlsx"), "nnet").W
-    assert W.shape == (2, 10) and (W >= -0.5).all() and (W < 0.5).all()
+    W = read_sheets(tmp_path / "a.xlsx")["nnet"].W
+    assert W.shape == (20,) and (W >= -0.5).all() and (W < 0.5).all()
 
 
 def test_validation_set_cells_compute_what_numpy_computes(tmp_path, libreoffice):

@@ -105,8 +105,10 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
     models = build_models(spec, names)
     theta = starting_params(models, seed)
     for name, W in (params or {}).items():
-        theta[name] = models[name].pack({b.name: np.asarray(W, float).reshape(b.shape) for b in models[name].blocks}
-                                        ) if len(models[name].blocks) == 1 else np.ravel(W)
+        W = np.ravel(np.asarray(W, float))
+        if W.size != models[name].n_params:
+            raise XlnetError(f"{name}: {W.size} parameters given, the sheet has {models[name].n_params}.")
+        theta[name] = W
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

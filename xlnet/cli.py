@@ -9,18 +9,75 @@ import time
 import click
 
 from .errors import XlnetError
-from .fit import GradientFit, fit_workbook
-from .layout import MODEL_SHEETS
+from .net import SHEETS
+from .xlsx.safety import terminate_like_interrupt
 
 
 def reports_errors(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
+        terminate_like_interrupt()
         try:
             return f(*args, **kwargs)
         except XlnetError as e:
             raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("Aborted: stopped before writing; nothing was changed.", err=True)
+            sys.exit(130)
     return wrapper
+
+
+def names(text: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
+
+
+def spec_options(f):
+    """The options that make a spec: shared by build and inspect."""
+    for option in reversed((
+        click.option("--target", help="The column to predict (default: the lesson's Titanic preset)."),
+        click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
+                     help="A TOML spec (as `xlnet inspect --write-spec` makes) instead of inference."),
+        click.option("--categorical", help="Columns to treat as categorical (comma-separated)."),
+        click.option("--numeric", help="Columns to treat as numeric, scaled."),
+        click.option("--log", help="Numeric columns to transform as LOG10(x+1)."),
+        click.option("--ignore", help="Columns to leave out of the model."),
+        click.option("--id", "id_column", help="The id column: kept, never a feature."),
+        click.option("--positive", help="The target level that counts as 1 (binary target)."),
+        click.option("--hidden", type=int, help="Hidden units of the nets (default 2, the lesson)."),
+        click.option("--loss", type=click.Choice(("mse", "logloss")),
+                     help="mse (the lesson) or logloss (a sigmoid output, binary target)."),
+        click.option("--missing", type=click.Choice(("drop", "mode", "median")), default="drop", show_default=True,
+                     help="Rows with a missing feature: drop them (the lesson), or fill with the mode, or "
+                          "numbers with the median."),
+    )):
+        f = option(f)
+    return f
+
+
+def spec_kwargs(target, spec_file, categorical, numeric, log, ignore, id_column, positive, hidden, loss,
+                missing) -> dict:
+    options = dict(categorical=names(categorical), numeric=names(numeric), log=names(log), ignore=names(ignore),
+                   id_column=id_column, positive=positive)
+    return dict(target=target, spec_file=spec_file, hidden=hidden, loss=loss, missing=missing,
+                **{k: v for k, v in options.items() if v})
+
+
+def model_option(f):
+    return click.option("--model", "which", type=click.Choice(SHEETS + ("all",)), default="all",
+                        show_default=True, help="The model sheet.")(f)
+
+
+def fit_options(f):
+    for option in reversed((
+        click.option("--epochs", default=200, show_default=True, type=int, help="Adam epochs before L-BFGS."),
+        click.option("--lr", default=0.03, show_default=True, type=float, help="Adam's peak learning rate."),
+        click.option("--restarts", default=96, show_default=True, type=int,
+                     help="Random starts (the first is the workbook's)."),
+        click.option("--batch-size", type=int, default=None, help="Mini-batch SGD for Adam (default: full batch)."),
+        click.option("--seed", default=0, show_default=True, type=int, help="Seed of the restarts and mini-batches."),
+    )):
+        f = option(f)
+    return f
 
 
 @click.group()
@@ -31,33 +88,76 @@ def cli():
 
 @cli.command()
 @click.argument("csv", required=False, type=click.Path(dir_okay=False))
-@click.option("--out", default="workbooks/titanic.xlsx", show_default=True, type=click.Path(dir_okay=False),
-              help="The workbook to write.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="The workbook to write [default: workbooks/titanic.xlsx for the lesson, else CSV-NAME.xlsx].")
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the random starting parameters.")
-@click.option("--missing", type=click.Choice(("drop", "mode")), default="drop", show_default=True,
-              help="Rows with a missing Age, Fare or Embarked: drop them (the lesson) or fill with the mode.")
 @click.option("--valid-pct", default=0.0, show_default=True, type=float,
               help="Fraction of the rows held out as a validation set (0: the lesson's layout).")
 @click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
+@spec_options
 @reports_errors
-def build(csv, out, seed, missing, valid_pct, force):
-    """Build the lesson's workbook from a Titanic CSV (default: the embedded copy).
+def build(csv, out, seed, valid_pct, force, **spec):
+    """Build the workbook from a CSV: the lesson's Titanic preset, or any table with --target.
 
     \b
     Example:
         xlnet build                                  # -> workbooks/titanic.xlsx
         xlnet build train.csv --out my.xlsx --seed 42
-        xlnet build --valid-pct 0.2 --seed 42         # hold out 20 % for validation
+        xlnet build customers.csv --target churned --hidden 8 --loss logloss --valid-pct 0.2
     """
-    from .build import build as build_workbook  # pandas loads only for the commands that read a CSV
+    from pathlib import Path
 
-    s = build_workbook(csv, out, seed=seed, missing=missing, valid_pct=valid_pct, force=force)
+    from .build import build as build_workbook  # the CSV machinery loads only for the commands that read one
+
+    kwargs = spec_kwargs(**spec)
+    if out is None:
+        out = "workbooks/titanic.xlsx" if not (kwargs["target"] or kwargs["spec_file"]) else Path(csv or "data").stem + ".xlsx"
+    s = build_workbook(csv, out, seed=seed, valid_pct=valid_pct, force=force, **kwargs)
     valid = f" ({s.rows_kept - s.rows_valid} train, {s.rows_valid} valid)" if s.rows_valid else ""
     click.echo(f"Read {s.rows_read} rows from {s.source}, kept {s.rows_kept}{valid}, {s.features} features.")
+    for line in report_lines(s.report, s.spec):
+        click.echo(f"  {line}")
     for name, m in s.metrics.items():
         more = f", valid loss {m['valid_loss']:.10f}" if s.rows_valid else ""
         click.echo(f"  {name:<7} starting loss {m['train_loss']:.10f}{more}")
     click.echo(f"Wrote {s.out}")
+
+
+def report_lines(report: dict, spec) -> list[str]:
+    lines = []
+    if report.get("target_missing"):
+        lines.append(f"left out {report['target_missing']} rows with no {spec.target} (never trained on)")
+    if report.get("dropped"):
+        lines.append(f"dropped {report['dropped']} rows with a missing value (--missing drop)")
+    for column, n in report.get("filled", {}).items():
+        lines.append(f"filled {n} missing {column} with {spec.column(column).fill!r}")
+    return lines
+
+
+@cli.command()
+@click.argument("csv", type=click.Path(dir_okay=False))
+@spec_options
+@click.option("--json", "as_json", is_flag=True, help="Print the spec as JSON for scripts.")
+@click.option("--write-spec", type=click.Path(dir_okay=False), help="Write the spec as TOML for `build --spec`.")
+@reports_errors
+def inspect(csv, as_json, write_spec, **spec):
+    """Show the column spec xlnet infers from a CSV (or reads from --spec): kinds, transforms, levels, why.
+
+    \b
+    Example:
+        xlnet inspect customers.csv --target churned
+        xlnet inspect customers.csv --target churned --write-spec churn.toml
+    """
+    from .inspect import inspect_csv
+
+    text, spec_obj, toml = inspect_csv(csv, **spec_kwargs(**spec))
+    if write_spec:
+        from .xlsx.safety import replacing
+        with replacing(write_spec) as tmp:
+            tmp.write_text(toml, encoding="utf-8")
+    click.echo(json.dumps(spec_obj.as_dict(), indent=2, default=str) if as_json else text)
+    if write_spec and not as_json:
+        click.echo(f"Wrote {write_spec}")
 
 
 class LazyBar:
@@ -83,32 +183,33 @@ class LazyBar:
             self.bar.__exit__(None, None, None)
 
 
+def _score_key(m: dict, which: str) -> str | None:
+    return next((k for k in m if k.startswith(which + "_") and not k.endswith("loss")), None)
+
+
 @cli.command()
-@click.argument("workbook", type=click.Path(dir_okay=False))
-@click.option("--model", "which", type=click.Choice(MODEL_SHEETS + ("all",)), default="all", show_default=True,
-              help="The model sheet to fit.")
-@click.option("--epochs", default=200, show_default=True, type=int, help="Adam epochs before L-BFGS.")
-@click.option("--lr", default=0.03, show_default=True, type=float, help="Adam's peak learning rate.")
-@click.option("--restarts", default=96, show_default=True, type=int,
-              help="Random starts (the first is the workbook's).")
-@click.option("--batch-size", type=int, default=None, help="Mini-batch SGD for Adam (default: full batch).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the restarts and mini-batches.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the fitted workbook here (default: in place).")
+@click.argument("workbook", type=click.Path())
+@model_option
+@fit_options
+@click.option("--out", type=click.Path(), help="Write the fitted workbook here (default: in place).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @reports_errors
 def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
     """Fit the parameters of the workbook's model sheets and write them back.
 
     Reads the rows and the starting parameters from the workbook itself, so edits made
-    in Excel count. Only the parameter cells change; the history sheet keeps the
-    parameters they held before.
+    in Excel count. Only the parameter cells change, and xlnet's own history and curves
+    sheets; everything else in the workbook is kept as it is.
 
     \b
     Example:
         xlnet fit workbooks/titanic.xlsx
         xlnet fit my.xlsx --model nnet --seed 1 --out fitted.xlsx
     """
-    sheets = MODEL_SHEETS if which == "all" else (which,)
+    from .estimator import GradientFit
+    from .fit import fit_workbook
+
+    sheets = SHEETS if which == "all" else (which,)
     settings = dict(epochs=epochs, lr=lr, restarts=restarts, batch_size=batch_size, random_state=seed)
     bar = LazyBar(GradientFit(**settings).steps() * len(sheets), quiet)
     try:
@@ -116,13 +217,19 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
     finally:
         bar.close()
     split = "valid_loss" in results[0].after
-    extra = f"{'valid loss':>16}{'train acc':>11}{'valid acc':>11}" if split else ""
+    score = _score_key(results[0].after, "train")
+    label = "acc" if score.endswith("accuracy") else "R²"
+    extra = f"{'valid loss':>16}{'train ' + label:>11}{'valid ' + label:>11}" if split else f"{label:>11}"
     click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}{extra}{'iterations':>12}{'seconds':>9}")
     for r in results:
         a = r.after
-        extra = f"{a['valid_loss']:>16.10f}{a['train_accuracy']:>11.4f}{a['valid_accuracy']:>11.4f}" if split else ""
+        extra = (f"{a['valid_loss']:>16.10f}{a[score]:>11.4f}{a[_score_key(a, 'valid')]:>11.4f}" if split
+                 else f"{a[score]:>11.4f}")
         click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{extra}{r.iterations:>12}"
                    f"{r.seconds:>9.2f}")
+    for r in results:
+        if not r.improved:
+            click.echo(f"{r.sheet}: the fit was no better than the workbook's parameters; they were left as they were.")
     click.echo(f"Wrote {out or workbook}")
 
 
@@ -130,15 +237,16 @@ def _row(sheet, label, m, gap="", seconds=None, split=False):
     loss = "" if m is None else f"{m['train_loss']:.10f}"
     extra = ""
     if split:
-        extra = "".join(f"{'' if m is None or k not in m else format(m[k], f) :>14}"
-                        for k, f in (("valid_loss", ".10f"), ("train_accuracy", ".4f"), ("valid_accuracy", ".4f")))
+        keys = ["valid_loss"] + [k for k in (m or {}) if k.endswith(("accuracy", "r2"))]
+        extra = "".join(f"{'' if m is None or k not in m else format(m[k], '.10f' if k.endswith('loss') else '.4f'):>14}"
+                        for k in keys[:3])
     secs = "" if seconds is None else f"{seconds:.2f}"
     return f"{sheet:<8}{label:<20}{loss:>14}{gap:>9}{extra}{secs:>9}"
 
 
 @cli.command()
-@click.argument("workbook", type=click.Path(dir_okay=False))
-@click.option("--model", "which", type=click.Choice(MODEL_SHEETS + ("all",)), default="all", show_default=True)
+@click.argument("workbook", type=click.Path())
+@model_option
 @click.option("--libreoffice", "use_lo", is_flag=True, help="Also run LibreOffice's solver on a copy, headless.")
 @click.option("--engine", type=click.Choice(("swarm", "deps", "sco")), default="swarm", show_default=True,
               help="LibreOffice's solver engine (deps and sco need libreoffice-nlpsolver).")
@@ -161,15 +269,17 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
     """
     from .compare import compare_workbook
 
-    sheets = MODEL_SHEETS if which == "all" else (which,)
+    sheets = SHEETS if which == "all" else (which,)
     say = (lambda msg: None) if quiet or as_json else (lambda msg: click.echo(msg, err=True))
     results = compare_workbook(workbook, sheets=sheets, use_libreoffice=use_lo, engine=engine,
                                time_limit=time_limit, random_state=seed, progress=say)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
-        split = any(r.workbook and "valid_loss" in r.workbook for r in results)
-        extra = f"{'valid loss':>14}{'train acc':>14}{'valid acc':>14}" if split else ""
+        first = next((r.workbook for r in results if r.workbook), {})
+        split = "valid_loss" in first
+        score = "R²" if any(k.endswith("r2") for k in first) else "acc"
+        extra = f"{'valid loss':>14}{'train ' + score:>14}{'valid ' + score:>14}" if split else ""
         click.echo(f"{'sheet':<8}{'parameters':<20}{'loss':>14}{'gap %':>9}{extra}{'seconds':>9}")
         for r in results:
             if r.problem:
@@ -178,11 +288,11 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
             click.echo(_row(r.sheet, "workbook", r.workbook, f"{r.gap_percent:.4f}", split=split))
             click.echo(_row(r.sheet, "xlnet", r.xlnet, seconds=r.xlnet_seconds, split=split))
             if r.optimum is not None:
-                click.echo(_row(r.sheet, "least squares", {"train_loss": r.optimum}, split=split))
+                click.echo(_row(r.sheet, "least squares", {"train_loss": r.optimum}, split=False))
             if r.libreoffice:
                 lo = r.libreoffice
                 click.echo(_row(r.sheet, f"LibreOffice {lo['engine']}", {"train_loss": lo["loss"]},
-                                seconds=lo["seconds"], split=split))
+                                seconds=lo["seconds"], split=False))
             if r.cached_loss is not None and abs(r.cached_loss - r.workbook["train_loss"]) > 1e-9 * r.cached_loss:
                 click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10f}; "
                            "recalculate the workbook to see the loss of its current parameters")

@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from openpyxl import load_workbook
 
 from . import libreoffice
+from .dataset import SheetData, open_package, read_sheet, read_spec
 from .errors import XlnetError
-from .fit import GradientFit, fit_sheets
-from .layout import MODEL_SHEETS, SheetLayout
-from .models import MODELS
-from .workbook import SheetData, as_stored, open_workbook, read_sheet
+from .estimator import GradientFit
+from .fit import fit_sheets
+from .net import SHEETS
 
 
 @dataclass
@@ -32,40 +31,51 @@ class SheetComparison:
         return asdict(self)
 
 
-def _least_squares(sheet: SheetData) -> float:
+def _least_squares(sheet: SheetData) -> float | None:
+    """The linear sheet's optimum under squared error (none for log-loss)."""
+    if sheet.spec.loss != "mse":
+        return None
     X, y = sheet.train_data()
     w, *_ = np.linalg.lstsq(X, y, rcond=None)
     return float(np.mean((X @ w - y) ** 2))
 
 
 def _lo_spec(sheet: SheetData) -> dict:
-    at = SheetLayout(MODELS[sheet.name], len(sheet.y), sheet.sets is not None)
-    c, r = at.loss_cell_at
+    c, r = sheet.layout.loss_cell_at
     return {"name": sheet.name, "objective": [c - 1, r - 1],
-            "variables": [[pc - 1, pr - 1] for row in at.param_cells() for pc, pr in row]}
+            "variables": [[pc - 1, pr - 1] for pc, pr in sheet.layout.param_cells()]}
 
 
-def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, use_libreoffice: bool = False,
+def _cached(pkg, name: str, cell: tuple[int, int]) -> float | None:
+    c, r = cell
+    for row, cells in pkg.rows(name, max_row=r):
+        if row == r and c in cells and isinstance(cells[c].value, float):
+            return cells[c].value
+    return None
+
+
+def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, use_libreoffice: bool = False,
                      engine: str = "swarm", time_limit: float = 60,
                      progress: Callable[[str], None] | None = None, **settings) -> list[SheetComparison]:
     """Compare each model sheet; reads the workbook and never writes it."""
     say = progress or (lambda _: None)
     GradientFit(**settings)  # checks the settings before any work
     path = Path(path)
-    wb = open_workbook(path)
-    cached = load_workbook(path, data_only=True)  # safe: open_workbook has vetted the file
+    with open_package(path) as pkg:
+        return _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings)
+
+
+def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings) -> list[SheetComparison]:
+    spec = read_spec(pkg)
     out, ready = [], []
     for name in sheets:
         try:
-            sheet = read_sheet(wb, name, path)
+            sheet = read_sheet(pkg, name, spec)
         except XlnetError as e:
             out.append(SheetComparison(name, problem=str(e).removeprefix(f"{path}: ")))
             continue
-        at = SheetLayout(MODELS[name], len(sheet.y), sheet.sets is not None)
-        c, r = at.loss_cell_at
-        value = cached[name].cell(r, c).value
         result = SheetComparison(name, workbook=sheet.metrics(),
-                                 cached_loss=value if isinstance(value, (int, float)) else None)
+                                 cached_loss=_cached(pkg, name, sheet.layout.loss_cell_at))
         if name == "linear":
             result.optimum = _least_squares(sheet)
         out.append(result)
@@ -73,7 +83,7 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS
     if ready:
         say(f"fitting {', '.join(r.sheet for r, _ in ready)} with xlnet")
         for (result, sheet), (W, _, _, seconds) in zip(ready, fit_sheets([s for _, s in ready], settings)):
-            result.xlnet = sheet.metrics(as_stored(W))
+            result.xlnet = sheet.metrics(W)
             result.xlnet_seconds = seconds
             best = result.xlnet["train_loss"]
             result.gap_percent = 100 * (result.workbook["train_loss"] - best) / best
@@ -83,7 +93,7 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS
         solved = libreoffice.solve(path, specs, engine=engine, time_limit=time_limit,
                                    progress=lambda r: say(f"LibreOffice solved {r['sheet']} in {r['seconds']:.1f} s"))
         for (result, sheet), lo in zip(ready, solved):
-            W = np.array(lo["solution"]).reshape(MODELS[sheet.name].param_shape)
+            W = np.array(lo["solution"], float)
             result.libreoffice = {"engine": engine, "loss": lo["loss"], "xlnet_loss": sheet.loss(W),
                                   "seconds": lo["seconds"], "status": lo["status"]}
     return out

@@ -1,10 +1,12 @@
-"""Fitting a model sheet's parameters in numpy, as Excel Solver would, but better and faster."""
+"""`xlnet fit`: read the workbook, fit its model sheets side by side, and patch back only what xlnet owns."""
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,75 +14,49 @@ from typing import Callable
 import numpy as np
 
 from . import history
+from .dataset import SheetData, open_package, read_sheet, read_spec
 from .errors import XlnetError
-from .layout import MODEL_SHEETS
-from .models import MODELS, Model
-from .optim import adam, keep_freed_memory, lbfgs
-from .workbook import SheetData, as_stored, open_workbook, read_sheet, save_atomically, write_params
+from .estimator import GradientFit
+from .layout import FIRST_ROW
+from .net import SHEETS
+from .xlsx.patch import Patch
+from .xlsx.safety import check_not_open, exclusive, target_of
 
-CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
-
-
-def objective(model: Model, X: np.ndarray, y: np.ndarray):
-    def f(W: np.ndarray, rows: np.ndarray | None):
-        Xr, yr = (X, y) if rows is None else (X[rows], y[rows])
-        parts = [model.loss_and_grad(Xr, yr, W[i:i + CHUNK]) for i in range(0, len(W), CHUNK)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    return f
+EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cause, not the learning rate
+LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 
 
-class GradientFit:
-    """Multi-start Adam, then L-BFGS to the bottom of each basin; the best restart wins.
+def _worker_start() -> None:
+    """A worker dies with its parent (even on kill -9), leaves Ctrl-C to the parent, and uses one BLAS thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+    one_blas_thread()
 
-    Restart 0 starts from the parameters given to `fit` (the workbook's), so a fit
-    never ends worse than where it began; the others start from the lesson's
-    RAND()-0.5, drawn from `random_state`.
-    """
 
-    def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,
-                 batch_size: int | None = None, lbfgs_iters: int = 1000, random_state: int | None = 0,
-                 progress: Callable[[int], None] | None = None):
-        for name, value, low in (("epochs", epochs, 0), ("restarts", restarts, 1), ("lbfgs_iters", lbfgs_iters, 0)):
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise XlnetError(f"--{name.replace('_', '-')} must be a whole number of at least {low}, "
-                                 f"not {value!r}.")
-        if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
-            raise XlnetError(f"--lr must be a positive number, not {lr!r}.")
-        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-            raise XlnetError(f"--batch-size must be a whole number of at least 1, not {batch_size!r}.")
-        if epochs == 0 and lbfgs_iters == 0:
-            raise XlnetError("--epochs is 0 and so is the L-BFGS budget: nothing would be fitted.")
-        self.epochs, self.lr, self.restarts = epochs, lr, restarts
-        self.batch_size, self.lbfgs_iters, self.random_state = batch_size, lbfgs_iters, random_state
-        self.progress = progress or (lambda _: None)
-
-    def steps(self) -> int:
-        return self.epochs + self.lbfgs_iters
-
-    def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
-        keep_freed_memory()
-        start = time.perf_counter()
-        rng = np.random.default_rng(self.random_state)
-        W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (self.restarts - 1, *model.param_shape))])
-        f = objective(model, X, y)
-        W, curve = adam(f, W, epochs=self.epochs, lr=self.lr, n_rows=len(y), batch_size=self.batch_size,
-                        rng=rng, progress=self.progress)
-        W, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
-        self.progress(self.lbfgs_iters - len(polish))
-        losses = model.evaluate(X, y, W)["loss"]
-        best = int(np.argmin(losses))
-        self.W_, self.loss_ = W[best], float(losses[best])
-        self.loss_curve_ = curve + polish
-        self.n_iter_ = len(curve) + len(polish)
-        self.seconds_ = time.perf_counter() - start
-        return self
+def one_blas_thread() -> None:
+    """Two workers on two cores with two OpenBLAS threads each would fight; one thread each is faster."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+        for path in libs:
+            lib = ctypes.CDLL(path)
+            for symbol in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                           "openblas_set_num_threads"):
+                if hasattr(lib, symbol):
+                    getattr(lib, symbol)(1)
+                    break
 
 
 def fit_sheet(job: tuple) -> tuple:
     """One sheet's fit, in a worker process: (W, loss curve, iterations, seconds)."""
-    name, X, y, W0, settings = job
+    name, model, X, y, W0, settings = job
     try:
-        fitter = GradientFit(**settings).fit(MODELS[name], X, y, W0)
+        fitter = GradientFit(**settings).fit(model, X, y, W0)
     except XlnetError as e:
         raise XlnetError(f"sheet {name!r}: {e}") from None
     return fitter.W_, fitter.loss_curve_, fitter.n_iter_, fitter.seconds_
@@ -89,8 +65,8 @@ def fit_sheet(job: tuple) -> tuple:
 def fit_sheets(sheets: list[SheetData], settings: dict,
                progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
     """Fit each sheet's training rows, side by side, a process per core (the sheets are independent); in turn
-    where forking is not available. Returns fit_sheet's tuple per sheet; progress moves a sheet at a time."""
-    jobs = [(s.name, *s.train_data(), s.W, settings) for s in sheets]
+    where forking is not available. Workers are killed, never orphaned, when the parent stops."""
+    jobs = [(s.name, s.model, *s.train_data(), s.W, settings) for s in sheets]
     steps = GradientFit(**settings).steps()
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -99,19 +75,54 @@ def fit_sheets(sheets: list[SheetData], settings: dict,
             outcomes.append(fit_sheet(job))
             progress(steps)
         return outcomes
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(fit_sheet, job) for job in jobs]
-        for future in as_completed(futures):
-            future.result()
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)
+    try:
+        outcomes = []
+        for outcome in pool.imap(fit_sheet, jobs):
+            outcomes.append(outcome)
             progress(steps)
-        return [future.result() for future in futures]
+        return outcomes
+    finally:
+        pool.terminate()
+        pool.join()
 
 
-def check_not_open(path: Path) -> None:
-    lock = path.with_name("~$" + path.name)
-    if lock.exists():
-        raise XlnetError(f"{path} looks open in Excel ({lock.name} is beside it); close it and try again, "
-                         "or write to another file with --out.")
+def diagnose(sheet: SheetData, where: str) -> None:
+    """A fit cannot start where the loss of the workbook's own parameters overflows: name the cell that does it."""
+    at = sheet.layout
+    big = int(np.argmax(np.abs(sheet.W)))
+    if abs(sheet.W[big]) > EXTREME:
+        c, r = at.param_cells()[big]
+        raise XlnetError(f"{where}: sheet {sheet.name!r}, parameter cell {_a1(c, r)} holds {sheet.W[big]:g}, so "
+                         "the loss overflows and no fit can start; put a small starting value there (0 will do).")
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(sheet.loss())
+    if not finite or np.abs(sheet.X).max() > LARGE_DATA:
+        cell = _largest_value(sheet)
+        if cell is not None and (not finite or cell[2] > LARGE_DATA):
+            c, r, v, column = cell
+            raise XlnetError(f"{where}: sheet {sheet.name!r}, cell {_a1(c, r)} ({column}) holds {v:g}, so the "
+                             "loss overflows or no step size can fit it; correct the value, or make the column "
+                             "scaled (rebuild with --numeric or --log).")
+
+
+def _largest_value(sheet: SheetData) -> tuple | None:
+    """The data cell behind the largest feature written as a value (a scaled or log feature stays small)."""
+    at = sheet.layout
+    best = None
+    for name, op in at.features:
+        if op is not None or name == "Ones":
+            continue
+        x = np.abs(sheet.env[name])
+        i = int(np.argmax(x))
+        if best is None or x[i] > best[2]:
+            best = (at.col[name], FIRST_ROW + i, float(sheet.env[name][i]), name)
+    return None if best is None else (best[0], best[1], abs(best[2]), best[3])
+
+
+def _a1(c: int, r: int) -> str:
+    from .xlsx.read import letters
+    return f"{letters(c)}{r}"
 
 
 @dataclass
@@ -121,6 +132,7 @@ class SheetResult:
     after: dict[str, float]
     iterations: int
     seconds: float
+    improved: bool = True     # False: no better than the workbook's parameters, which were left as they were
 
     @property
     def loss_before(self) -> float:
@@ -131,30 +143,66 @@ class SheetResult:
         return self.after["train_loss"]
 
 
-def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = MODEL_SHEETS, out: str | Path | None = None,
-                 **settings) -> list[SheetResult]:
-    """Fit each sheet's training rows from the workbook's own data and parameters; write back only the parameters."""
-    path = Path(path)
-    out = Path(out) if out else path
-    if out.resolve() != path.resolve() and out.exists():
+def check_outputs(path: Path, out: Path, macro_enabled: bool) -> None:
+    """`--out` keeps the workbook's kind (.xlsx, or .xlsm with macros) and never overwrites another workbook."""
+    want = ".xlsm" if macro_enabled else ".xlsx"
+    if out.suffix.lower() != want:
+        kind = "a macro-enabled workbook (.xlsm)" if macro_enabled else "an .xlsx workbook"
+        raise XlnetError(f"{out}: {path.name} is {kind}, so it must be written to a {want} path; "
+                         f"choose another --out.")
+    if target_of(out) != target_of(path) and out.exists():
         raise XlnetError(f"{out} already exists and may hold your Solver results; choose another --out, "
                          "or fit it in place without --out.")
-    check_not_open(out)
+
+
+def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, out: str | Path | None = None,
+                 **settings) -> list[SheetResult]:
+    """Fit each sheet's training rows from the workbook's own data and parameters; write back only what xlnet owns.
+
+    Two fits of one workbook serialise on an advisory lock, so neither's history is lost.
+    """
+    path = Path(path)
+    out = Path(out) if out else path
     progress = settings.pop("progress", None) or (lambda _: None)
     fitter = GradientFit(**settings)  # checks the settings before any work
-    wb = open_workbook(path)
-    read = [read_sheet(wb, name, path) for name in sheets]  # every sheet checked before any work
-    results = []
-    for sheet, (W, curve, iterations, seconds) in zip(read, fit_sheets(read, settings, progress)):
-        name = sheet.name
-        W = as_stored(W)
-        result = SheetResult(name, sheet.metrics(), sheet.metrics(W), iterations, seconds)
-        write_params(wb[name], MODELS[name], len(sheet.y), W)
-        desc = (f"epochs={fitter.epochs} lr={fitter.lr} restarts={fitter.restarts} "
-                f"batch_size={fitter.batch_size} seed={fitter.random_state}")
-        history.record(wb, name, "xlnet Adam + L-BFGS", desc, result, sheet.W, W)
-        history.set_curve(wb, name, curve)
-        results.append(result)
-    history.draw_charts(wb)
-    save_atomically(wb, out)
+    check_not_open(path)
+    if out != path:
+        check_not_open(out)
+    with exclusive(path):
+        pkg = open_package(path)
+        try:
+            check_outputs(path, out, pkg.macro_enabled)
+            target_of(path)
+            spec = read_spec(pkg)
+            read = [read_sheet(pkg, name, spec) for name in sheets]  # every sheet checked before any work
+            for sheet in read:
+                diagnose(sheet, str(path))
+            outcomes = fit_sheets(read, settings, progress)
+            return _write_back(pkg, read, outcomes, fitter, out)
+        finally:
+            pkg.close()
+
+
+def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: GradientFit, out: Path
+                ) -> list[SheetResult]:
+    patch = Patch(pkg)
+    results, records, curves = [], [], {}
+    for sheet, (W, curve, iterations, seconds) in zip(read, outcomes):
+        before, after = sheet.metrics(), sheet.metrics(W)
+        improved = after["train_loss"] < before["train_loss"]  # the workbook stores W exactly (shortest repr)
+        if improved:
+            patch.set_numbers(sheet.name, dict(zip(sheet.layout.param_cells(), map(float, W))))
+        else:
+            W, after = sheet.W, before
+        results.append(SheetResult(sheet.name, before, after, iterations, seconds, improved))
+        records.append(history.FitRecord(sheet.name, "xlnet Adam + L-BFGS", fitter.settings(), before, after,
+                                         iterations, seconds, sheet.layout.param_names(), sheet.W, W, improved))
+        curves[sheet.name] = history.resample(curve, before["train_loss"])
+    try:
+        history.record(patch, records, str(out))
+    except history.HistoryFull as e:
+        raise XlnetError(str(e)) from None
+    history.write_curves(patch, curves)
+    patch.recalculate_on_open()
+    patch.save(out)
     return results

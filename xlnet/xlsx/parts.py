@@ -184,6 +184,7 @@ class SheetXML:
     freeze_row: int = 0
     drawing_rid: str | None = None
     landscape: bool = False
+    row_breaks: list[int] = field(default_factory=list)
 
     def put(self, row: int, col: int, value, style: Style = Style()) -> None:
         self.cells[(row, col)] = (value, style)
@@ -209,7 +210,11 @@ class SheetXML:
         out.append(b"</sheetData>")
         out.append(b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
         if self.landscape:
-            out.append(b'<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/>')
+            out.append(b'<pageSetup orientation="landscape"/>')
+        if self.row_breaks:
+            out.append(f'<rowBreaks count="{len(self.row_breaks)}" manualBreakCount="{len(self.row_breaks)}">'
+                       .encode() + b"".join(f'<brk id="{r}" max="16383" man="1"/>'.encode()
+                                            for r in self.row_breaks) + b"</rowBreaks>")
         if self.drawing_rid:
             out.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
         out.append(b"</worksheet>")

@@ -24,6 +24,9 @@ from .safety import replacing
 
 ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"")
 SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData>")
+# A formula's cached value: stale once the parameters change, so removed to make every app recalculate it.
+CACHED = re.compile(rb"(<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>))\s*<(?:\w+:)?v>[^<]*</(?:\w+:)?v>")
+ROW_END = re.compile(rb"</(?:\w+:)?row>")
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 CHUNK = 1 << 20
@@ -65,7 +68,11 @@ class Patch:
 
     # --- cells ----------------------------------------------------------------------------------------
     def set_numbers(self, sheet: str, values: dict[tuple[int, int], float]) -> None:
-        """Put numbers into existing cells of a sheet, keeping each cell's style: (column, row) -> value."""
+        """Put numbers into existing cells of a sheet, keeping each cell's style: (column, row) -> value.
+
+        The sheet's formulas lose their cached values, which these numbers make stale: Excel recalculates on
+        open anyway (fullCalcOnLoad), LibreOffice only the cells that have no value.
+        """
         part = self.pkg.sheet(sheet).part
         by_row: dict[int, list] = {}
         for (c, r), v in values.items():
@@ -93,9 +100,16 @@ class Patch:
                     top, n = pattern.subn(lambda m, v=v: _with_number(m, v), top, count=1)
                     if n != 1:
                         raise KeyError(f"{sheet}!{ref} is not in the sheet")
-            out.write(top)
-            out.write(rest)
-            shutil.copyfileobj(src, out, CHUNK)
+            pending = CACHED.sub(rb"\1", top) + rest
+            while True:
+                chunk = src.read(CHUNK)
+                pending += chunk
+                ends = list(ROW_END.finditer(pending))
+                cut = len(pending) if not chunk else (ends[-1].end() if ends else 0)
+                out.write(CACHED.sub(rb"\1", pending[:cut]))
+                pending = pending[cut:]
+                if not chunk:
+                    break
         self.streamed[part] = patch
 
     # --- xlnet's own sheets ------------------------------------------------------------------------------

@@ -1,0 +1,75 @@
+"""GradientFit: the numpy solver, as Excel Solver would fit a sheet, but better and faster."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from .errors import XlnetError
+from .net import Model
+from .optim import adam, keep_freed_memory, lbfgs
+
+CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
+
+
+def objective(model: Model, X: np.ndarray, y: np.ndarray):
+    def f(W: np.ndarray, rows: np.ndarray | None):
+        Xr, yr = (X, y) if rows is None else (X[rows], y[rows])
+        parts = [model.loss_and_grad(Xr, yr, W[i:i + CHUNK]) for i in range(0, len(W), CHUNK)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return f
+
+
+class GradientFit:
+    """Multi-start Adam, then L-BFGS to the bottom of each basin; the best restart wins.
+
+    Restart 0 starts from the parameters given to `fit` (the workbook's), so a fit
+    never ends worse than where it began; the others start from the lesson's
+    RAND()-0.5, drawn from `random_state`.
+    """
+
+    def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,
+                 batch_size: int | None = None, lbfgs_iters: int = 1000, random_state: int | None = 0,
+                 progress: Callable[[int], None] | None = None):
+        for name, value, low in (("epochs", epochs, 0), ("restarts", restarts, 1), ("lbfgs_iters", lbfgs_iters, 0)):
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise XlnetError(f"--{name.replace('_', '-')} must be a whole number of at least {low}, "
+                                 f"not {value!r}.")
+        if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+            raise XlnetError(f"--lr must be a positive number, not {lr!r}.")
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise XlnetError(f"--batch-size must be a whole number of at least 1, not {batch_size!r}.")
+        if epochs == 0 and lbfgs_iters == 0:
+            raise XlnetError("--epochs is 0 and so is the L-BFGS budget: nothing would be fitted.")
+        self.epochs, self.lr, self.restarts = epochs, lr, restarts
+        self.batch_size, self.lbfgs_iters, self.random_state = batch_size, lbfgs_iters, random_state
+        self.progress = progress or (lambda _: None)
+
+    def steps(self) -> int:
+        return self.epochs + self.lbfgs_iters
+
+    def settings(self) -> dict:
+        return {"epochs": self.epochs, "lr": self.lr, "restarts": self.restarts, "batch_size": self.batch_size,
+                "seed": self.random_state}
+
+    def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
+        keep_freed_memory()
+        start = time.perf_counter()
+        rng = np.random.default_rng(self.random_state)
+        W0 = np.ravel(W0)
+        W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (self.restarts - 1, model.n_params))])
+        f = objective(model, X, y)
+        W, curve = adam(f, W, epochs=self.epochs, lr=self.lr, n_rows=len(y), batch_size=self.batch_size,
+                        rng=rng, progress=self.progress)
+        W, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
+        self.progress(self.lbfgs_iters - len(polish))
+        losses = model.evaluate(X, y, W)["loss"]
+        if not np.isfinite(losses).any():
+            raise XlnetError(f"the fit diverged: no restart ended with a finite loss; lower --lr (it is {self.lr:g}).")
+        best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
+        self.W_, self.loss_ = W[best], float(losses[best])
+        self.loss_curve_ = curve + polish
+        self.n_iter_ = len(curve) + len(polish)
+        self.seconds_ = time.perf_counter() - start
+        return self
