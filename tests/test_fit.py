@@ -9,32 +9,33 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import recalculated
+from conftest import read_sheets, recalculated
 from xlnet.build import build
 from xlnet.cli import cli
 from xlnet.errors import XlnetError
-from xlnet.fit import GradientFit, fit_workbook
-from xlnet.layout import HISTORY_SHEET, MODEL_SHEETS, SheetLayout
-from xlnet.models import MODELS
-from xlnet.workbook import open_workbook, read_sheet
+from xlnet.estimator import GradientFit
+from xlnet.fit import fit_workbook
+from xlnet.layout import HISTORY_SHEET
+from xlnet.net import SHEETS as MODEL_SHEETS
+from xlnet.xlsx import patch as patch_module
 
 
 @pytest.fixture(scope="module")
 def lesson():
-    """X, y of the lesson's 712 rows, from a built workbook."""
+    """X, y of the lesson's 712 rows and its models, from a built workbook."""
     import tempfile
     from pathlib import Path
     with tempfile.TemporaryDirectory() as d:
         s = build(out=Path(d) / "t.xlsx")
-        sheet = read_sheet(open_workbook(s.out), "linear")
-        return sheet.X, sheet.y
+        sheets = read_sheets(s.out)
+        return sheets["linear"].X, sheets["linear"].y, {k: v.model for k, v in sheets.items()}
 
 
 @pytest.mark.parametrize("name", MODEL_SHEETS)
 def test_gradient_matches_central_differences(lesson, name):
-    X, y = lesson
-    model = MODELS[name]
-    W = np.random.default_rng(1).uniform(-1, 1, (3, *model.param_shape))
+    X, y, models = lesson
+    model = models[name]
+    W = np.random.default_rng(1).uniform(-1, 1, (3, model.n_params))
     _, g = model.loss_and_grad(X, y, W)
     h, numeric = 1e-6, np.zeros_like(W)
     for idx in np.ndindex(*W.shape):
@@ -46,19 +47,19 @@ def test_gradient_matches_central_differences(lesson, name):
 
 
 def test_linear_fit_reaches_the_least_squares_optimum(lesson):
-    X, y = lesson
+    X, y, models = lesson
     w, *_ = np.linalg.lstsq(X, y, rcond=None)
     optimum = np.mean((X @ w - y) ** 2)
     assert optimum == pytest.approx(0.1442271493073, rel=1e-12)
-    fitter = GradientFit(random_state=0).fit(MODELS["linear"], X, y, np.zeros((1, 10)))
+    fitter = GradientFit(random_state=0).fit(models["linear"], X, y, np.zeros(10))
     assert (fitter.loss_ - optimum) / optimum < 1e-9
 
 
 def test_net_fit_beats_excel_solver_and_is_reproducible(lesson):
-    X, y = lesson
-    W0 = np.zeros((2, 10))
-    a = GradientFit(random_state=0).fit(MODELS["nnet"], X, y, W0)
-    b = GradientFit(random_state=0).fit(MODELS["nnet"], X, y, W0)
+    X, y, models = lesson
+    W0 = np.zeros(20)
+    a = GradientFit(random_state=0).fit(models["nnet"], X, y, W0)
+    b = GradientFit(random_state=0).fit(models["nnet"], X, y, W0)
     assert a.loss_ <= 0.1300 < 0.143152  # Excel Solver's GRG reached 0.143152 in the lesson
     np.testing.assert_array_equal(a.W_, b.W_)
     assert a.loss_curve_[-1] == pytest.approx(a.loss_, rel=1e-9) and a.n_iter_ == len(a.loss_curve_)
@@ -89,54 +90,72 @@ def cells(ws):
             for row in ws.iter_rows() for c in row if c.value is not None}
 
 
+def history_fits(ws) -> list[dict]:
+    """The history sheet's fits: for each, its summary and its parameters before and after, one per cell."""
+    rows = list(ws.iter_rows(values_only=True))
+    header = [h for h in rows[0] if h is not None]
+    fits = {}
+    for row in rows[1:]:
+        d = dict(zip(header, row))
+        fit = fits.setdefault((d["Fit"], d["Sheet"]), {"Sheet": d["Sheet"], "Fit": d["Fit"]})
+        params = [v for v in row[len(header):] if v is not None]
+        fit[d["Parameters"]] = (d, params)
+    return list(fits.values())
+
+
 def test_fit_changes_only_parameters_and_keeps_history_and_charts(tmp_path, libreoffice):
     s = build(out=tmp_path / "t.xlsx", seed=5)
     old = openpyxl.load_workbook(s.out)
+    old_sheets = read_sheets(s.out)
     r = CliRunner().invoke(cli, ["fit", str(s.out), "--quiet", "--restarts", "4", "--epochs", "50"])
     assert r.exit_code == 0, r.output
     printed = {line.split()[0]: float(line.split()[2]) for line in r.output.splitlines()[1:4]}
     new = openpyxl.load_workbook(s.out)
+    new_sheets = read_sheets(s.out)
     for name in MODEL_SHEETS:
-        at = SheetLayout(MODELS[name], 712)
-        params = {openpyxl.utils.get_column_letter(c) + str(rr) for row in at.param_cells() for c, rr in row}
+        at = new_sheets[name].layout
+        params = {openpyxl.utils.get_column_letter(c) + str(rr) for c, rr in at.param_cells()}
         a, b = cells(old[name]), cells(new[name])
         assert {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= params
         assert new[name].defined_names["solver_adj"].attr_text == old[name].defined_names["solver_adj"].attr_text
     assert cells(old["data"]) == cells(new["data"])
-    rows = list(new[HISTORY_SHEET].iter_rows(values_only=True))
-    history = [dict(zip(rows[0], row)) for row in rows[1:]]
-    assert [h["Sheet"] for h in history] == list(MODEL_SHEETS)
-    for h in history:
-        replaced = np.array(h["Replaced parameters"].split(), float)
-        np.testing.assert_array_equal(replaced, read_sheet(old, h["Sheet"]).W.ravel())
-        np.testing.assert_array_equal(np.array(h["New parameters"].split(), float), read_sheet(new, h["Sheet"]).W.ravel())
-        assert h["Loss after"] == pytest.approx(printed[h["Sheet"]], rel=1e-9)
-        assert h["Valid loss"] is None
+    fits = history_fits(new[HISTORY_SHEET])
+    assert [h["Sheet"] for h in fits] == list(MODEL_SHEETS)
+    for h in fits:
+        name = h["Sheet"]
+        assert h["names"][1] == new_sheets[name].layout.param_names()
+        np.testing.assert_array_equal(h["replaced"][1], old_sheets[name].W)
+        np.testing.assert_array_equal(h["new"][1], new_sheets[name].W)
+        assert h["new"][0]["Loss"] == pytest.approx(printed[name], rel=1e-9)
+        assert h["new"][0]["Valid loss"] is None
     # LibreOffice's recalculated loss cells equal what fit printed.
     values = recalculated(libreoffice, s.out, tmp_path / "lo")
     for name in MODEL_SHEETS:
-        c, rr = SheetLayout(MODELS[name], 712).loss_cell_at
-        loss = read_sheet(new, name).loss()
+        c, rr = new_sheets[name].layout.loss_cell_at
+        loss = new_sheets[name].loss()
         assert values[name].cell(rr, c).value == pytest.approx(loss, rel=1e-12)
         assert loss == pytest.approx(printed[name], abs=5e-11)
-    # A second fit of one sheet keeps every chart.
+    # A second fit of one sheet keeps every chart and adds its history rows.
     assert CliRunner().invoke(cli, ["fit", str(s.out), "--quiet", "--model", "nnet", "--restarts", "2",
                                     "--epochs", "10"]).exit_code == 0
     with zipfile.ZipFile(s.out) as z:
-        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 3
-    assert openpyxl.load_workbook(s.out)[HISTORY_SHEET].max_row == 5
+        assert len([n for n in z.namelist() if n.startswith("xl/charts/")]) == 3
+    assert openpyxl.load_workbook(s.out)[HISTORY_SHEET].max_row == 1 + 3 * 4
 
 
 def test_a_crash_mid_save_leaves_the_old_workbook(tmp_path, monkeypatch):
     s = build(out=tmp_path / "t.xlsx")
     before = s.out.read_bytes()
 
-    def half_written(self, filename):
-        with open(filename, "wb") as f:
+    def half_written(self, out):
+        self.mode = "r"  # so that its __del__ does not write again
+        with open(out, "wb") as f:
             f.write(before[: len(before) // 2])
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(openpyxl.Workbook, "save", half_written)
-    with pytest.raises(OSError):
+    close = patch_module.zipfile.ZipFile.close
+    monkeypatch.setattr(patch_module.zipfile.ZipFile, "close",
+                        lambda self: half_written(self, self.filename) if self.mode == "w" else close(self))
+    with pytest.raises(XlnetError, match="No space left on device"):
         fit_workbook(s.out, sheets=("linear",), restarts=1, epochs=1)
     assert s.out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
@@ -152,10 +171,10 @@ def test_workbook_open_in_excel_is_not_written(tmp_path):
 
 
 def test_mini_batch_sgd_is_seeded_and_fits(lesson):
-    X, y = lesson
-    W0 = np.zeros((2, 10))
-    a = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(MODELS["nnet"], X, y, W0)
-    b = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(MODELS["nnet"], X, y, W0)
+    X, y, models = lesson
+    W0 = np.zeros(20)
+    a = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(models["nnet"], X, y, W0)
+    b = GradientFit(batch_size=64, epochs=30, restarts=4, random_state=3).fit(models["nnet"], X, y, W0)
     np.testing.assert_array_equal(a.W_, b.W_)
     assert a.loss_ < 0.14 and len(a.loss_curve_) == a.n_iter_
 
@@ -173,4 +192,4 @@ def test_fit_out_writes_a_new_file_and_never_over_another(tmp_path):
                                  "--model", "linear"])
     assert r.exit_code == 0, r.output
     assert s.out.read_bytes() == before
-    assert read_sheet(open_workbook(fitted), "linear").loss() < read_sheet(open_workbook(s.out), "linear").loss()
+    assert read_sheets(fitted)["linear"].loss() < read_sheets(s.out)["linear"].loss()

@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from conftest import read_sheets
 from test_workbook import check_against_numpy
 from xlnet.build import build
 from xlnet.errors import XlnetError
-from xlnet.workbook import open_workbook, read_sheet
 
 COLUMNS = ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare", "Cabin",
            "Embarked"]
@@ -58,9 +58,9 @@ def build_or_clean_error(data: bytes, folder: Path):
         assert sorted(p.name for p in folder.iterdir()) == ["in.csv"], "a failed build left a file"
         return None
     event("built")
-    wb = open_workbook(out)
+    sheets = read_sheets(out)
     for name, loss in summary.losses.items():
-        assert read_sheet(wb, name, out).loss() == loss
+        assert sheets[name].loss() == loss
     return summary
 
 

@@ -25,7 +25,9 @@ class SheetStream:
     def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
                  freeze: tuple[int, int] | None = None):
         self.writer, self.name, self.part = writer, name, part
-        self.out = writer.zip.open(zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0)), "w", force_zip64=True)
+        info = zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.out = writer.zip.open(info, "w", force_zip64=True)
         self.buffer: list[bytes] = []
         self.size = 0
         self.drawing_rid: str | None = None
