@@ -35,3 +35,37 @@ def convert(path: Path, outdir: Path, fmt: str = "xlsx") -> Path:
     out = outdir / (path.stem + "." + fmt.split(":")[0])
     assert out.exists(), f"LibreOffice wrote no {out}"
     return out
+
+
+UNO_SCRIPT = Path(__file__).with_name("uno_user.py")
+
+
+def uno_python() -> str | None:
+    python = shutil.which("python3", path="/usr/bin")
+    if python and subprocess.run([python, "-c", "import uno"], capture_output=True).returncode == 0:
+        return python
+    return None
+
+
+def run_uno(action: str, *args: Path) -> dict:
+    """Run tests/uno_user.py's `action` against a private headless LibreOffice; its JSON answer."""
+    import json
+    import os
+    import signal
+    import uuid
+    with tempfile.TemporaryDirectory() as profile:
+        user = Path(profile) / "user"
+        user.mkdir()
+        (user / "registrymodifications.xcu").write_text(REGISTRY)
+        pipe = f"xlnet-test-{uuid.uuid4().hex}"
+        office = subprocess.Popen([soffice(), f"-env:UserInstallation=file://{profile}", "--headless", "--invisible",
+                                   "--norestore", "--nologo", "--nodefault", f"--accept=pipe,name={pipe};urp;"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            done = subprocess.run([uno_python(), str(UNO_SCRIPT), action, pipe, *(str(Path(a).resolve()) for a in args)],
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+            return json.loads(done.stdout.strip().splitlines()[-1])
+        finally:
+            os.killpg(office.pid, signal.SIGKILL)
+            office.wait()
