@@ -20,10 +20,11 @@ from .estimator import GradientFit
 from .layout import FIRST_ROW
 from .net import SHEETS
 from .xlsx.patch import Patch
-from .xlsx.safety import check_not_open, exclusive, target_of
+from .xlsx.safety import check_not_open, exclusive, remove_stale_temps, target_of
 
 EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cause, not the learning rate
 LARGE_DATA = 1e6  # a feature this large makes any step size diverge
+IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
 
 
 def _worker_start() -> None:
@@ -172,7 +173,7 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, out: str
         pkg = open_package(path)
         try:
             check_outputs(path, out, pkg.macro_enabled)
-            target_of(path)
+            remove_stale_temps(target_of(out))
             spec = read_spec(pkg)
             read = [read_sheet(pkg, name, spec) for name in sheets]  # every sheet checked before any work
             for sheet in read:
@@ -189,7 +190,8 @@ def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: Gradi
     results, records, curves = [], [], {}
     for sheet, (W, curve, iterations, seconds) in zip(read, outcomes):
         before, after = sheet.metrics(), sheet.metrics(W)
-        improved = after["train_loss"] < before["train_loss"]  # the workbook stores W exactly (shortest repr)
+        # Better by more than the spreadsheet's own rounding: the workbook stores W exactly (shortest repr).
+        improved = after["train_loss"] < before["train_loss"] * (1 - IMPROVEMENT)
         if improved:
             patch.set_numbers(sheet.name, dict(zip(sheet.layout.param_cells(), map(float, W))))
         else:

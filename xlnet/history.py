@@ -86,7 +86,8 @@ def record(patch: Patch, fits: list[FitRecord], where: str) -> str:
                           "rows, and xlnet starts a new one.")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     rows, r = [], last_row
-    for k, fit in enumerate(fits, last_fit + 1):
+    k = last_fit + 1  # one number per run: its sheets' rows share it
+    for fit in fits:
         s = fit.settings
         head = [(k, Style()), (when, Style()), (fit.sheet, Style()), (fit.method, Style()), (s["epochs"], Style()),
                 (s["lr"], Style()), (s["restarts"], Style()), (s["batch_size"], Style()), (s["seed"], Style())]
