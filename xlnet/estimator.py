@@ -11,6 +11,8 @@ from .net import Model
 from .optim import adam, keep_freed_memory, lbfgs
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
+SCREEN_ROWS = 2048  # on more training rows than this, the restarts are screened on a sample of this many
+FINISH = 8          # ... and only the best this many (the workbook's own always among them) go on to L-BFGS
 
 
 def objective(model: Model, X: np.ndarray, y: np.ndarray):
@@ -26,7 +28,8 @@ class GradientFit:
 
     Restart 0 starts from the parameters given to `fit` (the workbook's), so a fit
     never ends worse than where it began; the others start from the lesson's
-    RAND()-0.5, drawn from `random_state`.
+    RAND()-0.5, drawn from `random_state`. On many rows, Adam runs on a sample and only
+    the best few restarts are finished on every row.
     """
 
     def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,
@@ -60,8 +63,17 @@ class GradientFit:
         W0 = np.ravel(W0)
         W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (self.restarts - 1, model.n_params))])
         f = objective(model, X, y)
-        W, curve = adam(f, W, epochs=self.epochs, lr=self.lr, n_rows=len(y), batch_size=self.batch_size,
-                        rng=rng, progress=self.progress)
+        screen, monitor = f, None
+        if len(y) > SCREEN_ROWS and self.restarts > FINISH:
+            sample = np.sort(rng.choice(len(y), SCREEN_ROWS, replace=False))
+            screen = objective(model, X[sample], y[sample])
+            monitor = lambda W, losses: float(f(W[[int(np.argmin(losses))]], None)[0][0])
+        W, curve = adam(screen, W, epochs=self.epochs, lr=self.lr, n_rows=min(len(y), SCREEN_ROWS) if monitor
+                        else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
+        if monitor is not None:
+            losses = screen(W, None)[0]
+            best = [i for i in np.argsort(losses) if i != 0][:FINISH - 1]
+            W = W[[0] + best]
         W, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
         self.progress(self.lbfgs_iters - len(polish))
         losses = model.evaluate(X, y, W)["loss"]

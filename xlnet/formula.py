@@ -171,7 +171,7 @@ class ReLU(Op):
 
     def forward(self, env):
         a, da = self.a.forward(env)
-        return np.where(a < 0, 0.0, a), lambda g, grads: da(g * (a > 0), grads)
+        return np.maximum(a, 0.0), lambda g, grads: da(g * (a > 0), grads)
 
 
 class Log10(Op):
@@ -203,25 +203,37 @@ class Dummy(Op):
 
 
 class SumProduct(Op):
-    """The features of the row times unit k's parameters (a row of the block): `X @ W[k]`."""
+    """The features of the row times unit k's parameters (a row of the block): `X @ W[k]`.
+
+    The units of one block are computed together, `W @ X.T` in one product, and so is their gradient:
+    each unit's backward leaves its part, and the last one in takes the product.
+    """
 
     def __init__(self, k: int, block: str = "W"):
         self.k, self.block = k, block
 
-    def unit(self) -> tuple:
-        return (..., self.k, slice(None))
+    def units_first(self, W: np.ndarray) -> np.ndarray:
+        """The block as (..., units, features)."""
+        return W
 
     def formula(self, at):
         return f"SUMPRODUCT({at.features_row()},{at.param_range(self.block, self.k)})"
 
     def forward(self, env):
-        X, W, unit = env["X"], env[self.block], self.unit()
+        X, W = env["X"], env[self.block]
+        key = (type(self).__name__, self.block)
+        if key not in env:
+            env[key] = self.units_first(W) @ X.T  # (..., units, rows)
+        Z = env[key]
+        units = Z.shape[-2]
 
         def backward(g, grads):
-            dW = np.zeros_like(W)
-            dW[unit] = g @ X
-            _add_grad(grads, self.block, dW)
-        return W[unit] @ X.T, backward
+            pending = env.setdefault(key + ("grad",), {})
+            pending[self.k] = g
+            if len(pending) == units:
+                G = np.stack([np.broadcast_to(pending[k], Z.shape[:-2] + Z.shape[-1:]) for k in range(units)], -2)
+                _add_grad(grads, self.block, self.units_first(G @ X))
+        return Z[..., self.k, :], backward
 
 
 class MMult(SumProduct):
@@ -229,8 +241,8 @@ class MMult(SumProduct):
 
     array = True
 
-    def unit(self) -> tuple:
-        return (..., slice(None), self.k)
+    def units_first(self, W: np.ndarray) -> np.ndarray:
+        return W.swapaxes(-1, -2)
 
     def formula(self, at):
         return f"MMULT({at.features_all()},{at.param_range(self.block)})"

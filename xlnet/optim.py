@@ -35,10 +35,13 @@ def keep_freed_memory() -> None:
 
 def adam(f: Objective, W: np.ndarray, *, epochs: int, lr: float, n_rows: int, batch_size: int | None,
          rng: np.random.Generator, warmup: float = 0.5, beta1: float = 0.9, beta2: float = 0.999,
-         eps: float = 1e-8, progress: Progress = lambda _: None) -> tuple[np.ndarray, list[float]]:
-    """Adam with a linear warm-up (so early large steps do not kill ReLU units) and a cosine decay."""
+         eps: float = 1e-8, progress: Progress = lambda _: None,
+         monitor: Callable[[np.ndarray, np.ndarray], float] | None = None) -> tuple[np.ndarray, list[float]]:
+    """Adam with a linear warm-up (so early large steps do not kill ReLU units) and a cosine decay.
+
+    The curve holds, per epoch, `monitor(W, losses)` (default: the best restart's loss)."""
     m, v = np.zeros_like(W), np.zeros_like(W)
-    start, _ = f(W, None)
+    start, g = f(W, None)
     curve, t = [], 0
     batches = 1 if not batch_size else -(-n_rows // batch_size)
     total = epochs * batches
@@ -48,13 +51,14 @@ def adam(f: Objective, W: np.ndarray, *, epochs: int, lr: float, n_rows: int, ba
             rows = None if order is None else order[b * batch_size:(b + 1) * batch_size]
             t += 1
             step = lr * min(1.0, t / max(1, warmup * total)) * 0.5 * (1 + np.cos(np.pi * (t - 1) / total))
-            _, g = f(W, rows)
+            if batch_size:
+                _, g = f(W, rows)
             m = beta1 * m + (1 - beta1) * g
             v = beta2 * v + (1 - beta2) * g * g
             W = W - step * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
-        loss, _ = f(W, None)
+        loss, g = f(W, None)  # full batch: this gradient is the next step's, so one evaluation per epoch
         _check(loss, start, epoch, "--lr", lr)
-        curve.append(float(loss.min()))
+        curve.append(float(loss.min()) if monitor is None else monitor(W, loss))
         progress(1)
     return W, curve
 
