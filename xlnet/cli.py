@@ -119,7 +119,7 @@ def build(csv, out, seed, valid_pct, force, **spec):
         click.echo(f"  {line}")
     for name, m in s.metrics.items():
         more = f", valid loss {m['valid_loss']:.10f}" if s.rows_valid else ""
-        click.echo(f"  {name:<7} starting loss {m['train_loss']:.10f}{more}")
+        click.echo(f"  {name:<7} starting loss {loss(m['train_loss'], 0)}{more}")
     click.echo(f"Wrote {s.out}")
 
 
@@ -183,6 +183,11 @@ class LazyBar:
             self.bar.__exit__(None, None, None)
 
 
+def loss(x: float, width: int = 16) -> str:
+    """A loss in a column: ten decimals, or four where it is large (a continuous target's squared error)."""
+    return f"{x:>{width}.10f}" if abs(x) < 1e4 else f"{x:>{width}.4f}"
+
+
 def _score_key(m: dict, which: str) -> str | None:
     return next((k for k in m if k.startswith(which + "_") and not k.endswith("loss")), None)
 
@@ -218,14 +223,15 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
         bar.close()
     split = "valid_loss" in results[0].after
     score = _score_key(results[0].after, "train")
-    label = "acc" if score.endswith("accuracy") else "R²"
-    extra = f"{'valid loss':>16}{'train ' + label:>11}{'valid ' + label:>11}" if split else f"{label:>11}"
+    label = "" if score is None else "acc" if score.endswith("accuracy") else "R²"
+    extra = (f"{'valid loss':>16}{'train ' + label:>11}{'valid ' + label:>11}" if split
+             else f"{label:>11}" if score else "")
     click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}{extra}{'iterations':>12}{'seconds':>9}")
     for r in results:
         a = r.after
-        extra = (f"{a['valid_loss']:>16.10f}{a[score]:>11.4f}{a[_score_key(a, 'valid')]:>11.4f}" if split
-                 else f"{a[score]:>11.4f}")
-        click.echo(f"{r.sheet:<8}{r.loss_before:>16.10f}{r.loss_after:>16.10f}{extra}{r.iterations:>12}"
+        extra = (f"{loss(a['valid_loss'])}{a[score]:>11.4f}{a[_score_key(a, 'valid')]:>11.4f}" if split
+                 else f"{a[score]:>11.4f}" if score else "")
+        click.echo(f"{r.sheet:<8}{loss(r.loss_before)}{loss(r.loss_after)}{extra}{r.iterations:>12}"
                    f"{r.seconds:>9.2f}")
     for r in results:
         if not r.improved:
@@ -234,14 +240,14 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
 
 
 def _row(sheet, label, m, gap="", seconds=None, split=False):
-    loss = "" if m is None else f"{m['train_loss']:.10f}"
+    value = "" if m is None else loss(m["train_loss"], 14).strip()
     extra = ""
     if split:
         keys = ["valid_loss"] + [k for k in (m or {}) if k.endswith(("accuracy", "r2"))]
         extra = "".join(f"{'' if m is None or k not in m else format(m[k], '.10f' if k.endswith('loss') else '.4f'):>14}"
                         for k in keys[:3])
     secs = "" if seconds is None else f"{seconds:.2f}"
-    return f"{sheet:<8}{label:<20}{loss:>14}{gap:>9}{extra}{secs:>9}"
+    return f"{sheet:<8}{label:<20}{value:>14}{gap:>9}{extra}{secs:>9}"
 
 
 @cli.command()

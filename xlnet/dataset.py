@@ -47,7 +47,9 @@ def read_spec(pkg: Package) -> Spec:
     marker = pkg.name("_xlnet_spec")
     sheet = marker.text.split("!")[0].strip("'") if marker else SPEC_SHEET
     if pkg.sheet(sheet) is None:
-        return titanic.spec()
+        legacy = titanic.spec()
+        legacy.scores_without_split = False
+        return legacy
     text = "".join(str(cells[1].value) for r, cells in pkg.rows(sheet) if r > 1 and 1 in cells)
     try:
         return Spec.from_dict(json.loads(text))

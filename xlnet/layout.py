@@ -73,7 +73,7 @@ class SheetLayout:
         for i, name in enumerate(model.column_names):
             self.col[name] = right + 2 + i
         c = self.col["Loss"]
-        score = next(k for k in model.metrics(False) if k != "train_loss").split("_", 1)[1]
+        score = next(k for k in model.metrics(True) if k.startswith("train_") and k != "train_loss").split("_", 1)[1]
         self.metric_at = {"train_loss": (c, TITLE_ROW), "valid_loss": (c, TITLE_ROW + 1),
                           f"train_{score}": (c + 2, TITLE_ROW), f"valid_{score}": (c + 2, TITLE_ROW + 1)}
         self.metrics = model.metrics(split)

@@ -40,6 +40,7 @@ class Model:
     prediction: str
     target: str
     task: str = "binary"
+    score_always: bool = True  # a score cell without a validation set too
 
     @property
     def n_params(self) -> int:
@@ -65,7 +66,8 @@ class Model:
         score = Accuracy if self.task == "binary" else RSquared
         key = "accuracy" if self.task == "binary" else "r2"
         if not split:
-            return {"train_loss": Average("Loss"), f"train_{key}": score(self.prediction, self.target)}
+            return {"train_loss": Average("Loss"),
+                    **({f"train_{key}": score(self.prediction, self.target)} if self.score_always else {})}
         return {"train_loss": AverageIf("Loss", "train"), "valid_loss": AverageIf("Loss", "valid"),
                 f"train_{key}": score(self.prediction, self.target, "train"),
                 f"valid_{key}": score(self.prediction, self.target, "valid")}
@@ -111,7 +113,7 @@ def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]
     models = {}
     tail, pred = _tail(spec, "Linear")
     models["linear"] = Model("linear", (Block("W", (1, F), fnames),), (("Linear", SumProduct(0)),) + tail,
-                             pred, target, spec.task)
+                             pred, target, spec.task, spec.scores_without_split)
     lin = tuple(f"Lin{k + 1}" for k in range(H))
     relu = tuple(f"ReLU{k + 1}" for k in range(H))
     for name, hidden, W, out_array in (
@@ -129,7 +131,7 @@ def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]
             z = "Out" if spec.loss == "logloss" else "Preds"
             columns += ((z, Dense(relu, "V", array=out_array)),)
         tail, pred = _tail(spec, z)
-        models[name] = Model(name, blocks, columns + tail, pred, target, spec.task)
+        models[name] = Model(name, blocks, columns + tail, pred, target, spec.task, spec.scores_without_split)
     return models
 
 

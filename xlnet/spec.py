@@ -78,6 +78,7 @@ class Spec:
     raw_order: list[str] = field(default_factory=list)      # value columns on a model sheet
     feature_order: list[str] = field(default_factory=list)  # columns in the order their features come
     noun: str = "row"                # what a row is called in messages ("passenger" in the lesson)
+    scores_without_split: bool = True  # accuracy/R² cells without a validation set (xlnet 0.1 had none)
 
     def __post_init__(self):
         self.columns = [c if isinstance(c, Column) else Column(**c) for c in self.columns]
