@@ -18,15 +18,15 @@ import numpy as np
 from scipy.optimize import minimize
 
 from xlnet.build import build
-from xlnet.fit import GradientFit
-from xlnet.layout import MODEL_SHEETS
-from xlnet.models import MODELS
-from xlnet.workbook import open_workbook, read_sheet
+from xlnet.dataset import open_package, read_sheet
+from xlnet.estimator import GradientFit
+from xlnet.net import SHEETS
+from xlnet.optim import keep_freed_memory
 
 
 def scipy_lbfgs(model, X, y, starts):
     def f(p):
-        loss, g = model.loss_and_grad(X, y, p.reshape(1, *model.param_shape))
+        loss, g = model.loss_and_grad(X, y, p[None])
         return float(loss[0]), g.ravel()
     best = np.inf
     for W in starts:
@@ -42,18 +42,19 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = build(out=Path(tmp) / "t.xlsx").out
-        wb = open_workbook(path)
+        pkg = open_package(path)
+        keep_freed_memory()  # as xlnet's fit does, for both
         print(f"{'sheet':<7}{'seed':>5}{'xlnet loss':>14}{'s':>7}{'scipy loss':>14}{'s':>7}"
               f"{'loss ratio':>11}{'time ratio':>11}")
-        for name in MODEL_SHEETS:
-            sheet = read_sheet(wb, name)
-            model, X, y = MODELS[name], sheet.X, sheet.y
+        for name in SHEETS:
+            sheet = read_sheet(pkg, name)
+            model, X, y = sheet.model, sheet.X, sheet.y
             for seed in range(args.seeds):
                 t = time.perf_counter()
                 fitter = GradientFit(random_state=seed).fit(model, X, y, sheet.W)
                 t_x = time.perf_counter() - t
                 rng = np.random.default_rng(seed)  # the same starts as xlnet's
-                starts = np.concatenate([sheet.W[None], rng.uniform(-0.5, 0.5, (fitter.restarts - 1, *model.param_shape))])
+                starts = np.concatenate([sheet.W[None], rng.uniform(-0.5, 0.5, (fitter.restarts - 1, model.n_params))])
                 t = time.perf_counter()
                 ref = scipy_lbfgs(model, X, y, starts)
                 t_s = time.perf_counter() - t
@@ -65,7 +66,7 @@ def main() -> None:
                 print(f"linear least-squares optimum {optimum:.13f}; xlnet's relative gap "
                       f"{(fitter.loss_ - optimum) / optimum:.2e}")
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "xlnet.cli", "fit", str(path), "--quiet"], check=True,
+        subprocess.run([sys.executable, "-m", "xlnet", "fit", str(path), "--quiet"], check=True,
                        stdout=subprocess.DEVNULL)
         print(f"whole `xlnet fit` of all three sheets (load, fit, save): {time.perf_counter() - t:.2f} s wall")
 

@@ -61,10 +61,11 @@ class GradientFit:
         start = time.perf_counter()
         rng = np.random.default_rng(self.random_state)
         W0 = np.ravel(W0)
-        W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (self.restarts - 1, model.n_params))])
+        restarts = 1 if model.convex else self.restarts
+        W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (restarts - 1, model.n_params))])
         f = objective(model, X, y)
         screen, monitor = f, None
-        if len(y) > SCREEN_ROWS and self.restarts > FINISH:
+        if len(y) > SCREEN_ROWS and restarts > FINISH:
             sample = np.sort(rng.choice(len(y), SCREEN_ROWS, replace=False))
             screen = objective(model, X[sample], y[sample])
             monitor = lambda W, losses: float(f(W[[int(np.argmin(losses))]], None)[0][0])

@@ -43,6 +43,11 @@ class Model:
     score_always: bool = True  # a score cell without a validation set too
 
     @property
+    def convex(self) -> bool:
+        """One basin (a linear model under squared error or log-loss): one start is enough."""
+        return self.name == "linear"
+
+    @property
     def n_params(self) -> int:
         return sum(b.size for b in self.blocks)
 
