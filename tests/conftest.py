@@ -54,3 +54,25 @@ def read_sheets(path, names=("linear", "nnet", "mmult")) -> dict:
     with open_package(path) as pkg:
         spec = read_spec(pkg)
         return {name: read_sheet(pkg, name, spec) for name in names}
+
+
+def built_or_refused(data: bytes, folder: Path, **options):
+    """Build from CSV bytes: a sound workbook (its metrics read back as built) or one clean error, nothing left."""
+    from hypothesis import event
+
+    from xlnet.build import build
+    from xlnet.errors import XlnetError
+    source, out = folder / "in.csv", folder / "out.xlsx"
+    source.write_bytes(data)
+    try:
+        summary = build(source, out, seed=0, **options)
+    except XlnetError as e:
+        event(f"refused: {str(e).split(': ', 1)[-1][:40]}")
+        assert str(e) and "Traceback" not in str(e)
+        assert sorted(p.name for p in folder.iterdir()) == ["in.csv"], "a failed build left a file"
+        return None
+    event("built")
+    sheets = read_sheets(out)
+    for name, metrics in summary.metrics.items():
+        assert sheets[name].metrics() == metrics
+    return summary

@@ -8,18 +8,16 @@ import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, read_sheets
+from conftest import ROOT, built_or_refused, read_sheets
 from test_workbook import check_against_numpy
 from xlnet.build import build
 from xlnet.cli import cli
-from xlnet.errors import XlnetError
 
 PENGUINS, FAIR = ROOT / "data" / "penguins.csv", ROOT / "data" / "fair.csv"
 
@@ -109,27 +107,11 @@ def any_csv(draw):
     return buf.getvalue(), options
 
 
-def built_or_refused(text: str, options: dict, folder: Path):
-    source, out = folder / "in.csv", folder / "out.xlsx"
-    source.write_text(text)
-    try:
-        summary = build(source, out, seed=0, **options)
-    except XlnetError as e:
-        event(f"refused: {str(e).split(': ', 1)[1][:40]}")
-        assert sorted(p.name for p in folder.iterdir()) == ["in.csv"]
-        return None
-    event("built")
-    sheets = read_sheets(out)
-    for name, metrics in summary.metrics.items():
-        assert sheets[name].metrics() == metrics
-    return summary
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=any_csv())
 def test_any_csv_builds_a_sound_workbook_or_fails_cleanly(case):
     with tempfile.TemporaryDirectory() as d:
-        built_or_refused(*case, Path(d))
+        built_or_refused(case[0].encode(), Path(d), **case[1])
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -137,7 +119,7 @@ def test_any_csv_builds_a_sound_workbook_or_fails_cleanly(case):
 @given(case=any_csv())
 def test_generated_csvs_recalculate_in_libreoffice_to_numpy(case, libreoffice):
     with tempfile.TemporaryDirectory() as d:
-        summary = built_or_refused(*case, Path(d))
+        summary = built_or_refused(case[0].encode(), Path(d), **case[1])
         if summary is not None:
             assert check_against_numpy(summary.out, libreoffice, Path(d)) == pytest.approx(summary.losses, rel=1e-12)
 

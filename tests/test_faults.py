@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess

@@ -6,13 +6,11 @@ import io
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_sheets
+from conftest import built_or_refused
 from test_workbook import check_against_numpy
-from xlnet.build import build
-from xlnet.errors import XlnetError
 
 COLUMNS = ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare", "Cabin",
            "Embarked"]
@@ -47,28 +45,11 @@ def csv_files(draw, broken: bool):
                        errors="replace")
 
 
-def build_or_clean_error(data: bytes, folder: Path):
-    source, out = folder / "in.csv", folder / "out.xlsx"
-    source.write_bytes(data)
-    try:
-        summary = build(source, out, seed=0, missing="drop")
-    except XlnetError as e:
-        event("refused")
-        assert str(e) and "Traceback" not in str(e)
-        assert sorted(p.name for p in folder.iterdir()) == ["in.csv"], "a failed build left a file"
-        return None
-    event("built")
-    sheets = read_sheets(out)
-    for name, loss in summary.losses.items():
-        assert sheets[name].loss() == loss
-    return summary
-
-
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.one_of(csv_files(broken=False), csv_files(broken=True)))
 def test_build_writes_a_sound_workbook_or_fails_cleanly(data):
     with tempfile.TemporaryDirectory() as d:
-        build_or_clean_error(data, Path(d))
+        built_or_refused(data, Path(d), missing="drop")
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -76,7 +57,7 @@ def test_build_writes_a_sound_workbook_or_fails_cleanly(data):
 @given(data=csv_files(broken=False))
 def test_generated_workbooks_recalculate_in_libreoffice_to_numpy(data, libreoffice):
     with tempfile.TemporaryDirectory() as d:
-        summary = build_or_clean_error(data, Path(d))
+        summary = built_or_refused(data, Path(d), missing="drop")
         if summary is not None:
             losses = check_against_numpy(summary.out, libreoffice, Path(d))
             assert losses == summary.losses or all(

@@ -6,9 +6,11 @@ number format on nnet's parameter cells, rich text, a user's own `curves` sheet 
 """
 import json
 import sys
-import time
+from pathlib import Path
 
 import uno
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "xlnet"))
+from lo_solver import connect  # noqa: E402  (a standalone script too: it imports nothing from xlnet)
 from com.sun.star.awt import Point, Rectangle, Size
 from com.sun.star.beans import PropertyValue
 from com.sun.star.table import CellAddress, CellRangeAddress
@@ -20,19 +22,6 @@ def prop(name, value):
     p = PropertyValue()
     p.Name, p.Value = name, value
     return p
-
-
-def connect(pipe, seconds=60):
-    local = uno.getComponentContext()
-    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def load(ctx, path):

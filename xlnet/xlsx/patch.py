@@ -19,7 +19,7 @@ from pathlib import Path
 from lxml import etree
 
 from . import parts
-from .read import NS, Package, rels_path, resolve
+from .read import Package, rels_path
 from .safety import replacing
 
 ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"")
@@ -166,7 +166,7 @@ class Patch:
         self.removed.discard(part)
         if charts:
             drawing = self._free_part("xl/drawings/xlnet_drawing", ".xml")
-            rels, chart_parts = [], []
+            rels = []
             for i, chart in enumerate(charts):
                 chart_part = self._free_part("xl/charts/xlnet_chart", ".xml")
                 self.new[chart_part] = chart
