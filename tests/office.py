@@ -69,3 +69,16 @@ def run_uno(action: str, *args: Path) -> dict:
         finally:
             os.killpg(office.pid, signal.SIGKILL)
             office.wait()
+
+
+def ssconvert() -> str | None:
+    return shutil.which("ssconvert")
+
+
+def gnumeric_convert(path: Path, outdir: Path) -> Path:
+    """Open `path` in Gnumeric, recalculate everything, save it as .xlsx in `outdir`: the second oracle."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = outdir / (path.stem + ".gnumeric.xlsx")
+    subprocess.run([ssconvert(), "--recalc", str(path), str(out)], check=True, capture_output=True, timeout=300)
+    assert out.exists(), f"Gnumeric wrote no {out}"
+    return out

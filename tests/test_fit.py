@@ -193,3 +193,25 @@ def test_fit_out_writes_a_new_file_and_never_over_another(tmp_path):
     assert r.exit_code == 0, r.output
     assert s.out.read_bytes() == before
     assert read_sheets(fitted)["linear"].loss() < read_sheets(s.out)["linear"].loss()
+
+
+def test_restore_puts_a_past_fit_back_atomically_with_its_own_history_row(tmp_path):
+    s = build(out=tmp_path / "t.xlsx", seed=4)
+    start = read_sheets(s.out)
+    assert CliRunner().invoke(cli, ["fit", str(s.out), "--quiet", "--restarts", "4", "--epochs", "20"]).exit_code == 0
+    fitted = read_sheets(s.out)
+    r = CliRunner().invoke(cli, ["restore", str(s.out), "--fit", "1", "--before", "--model", "nnet"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[1].split() == ["nnet", f"{fitted['nnet'].loss():.10f}", f"{start['nnet'].loss():.10f}"]
+    now = read_sheets(s.out)
+    np.testing.assert_array_equal(now["nnet"].W, start["nnet"].W)
+    np.testing.assert_array_equal(now["mmult"].W, fitted["mmult"].W)
+    assert CliRunner().invoke(cli, ["restore", str(s.out), "--fit", "1"]).exit_code == 0
+    np.testing.assert_array_equal(read_sheets(s.out)["nnet"].W, fitted["nnet"].W)
+    rows = list(openpyxl.load_workbook(s.out)[HISTORY_SHEET].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[2], r[3]) for r in rows if r[9] == "new"][-4:] == [
+        (2, "nnet", "restore of fit 1 (replaced)"), (3, "linear", "restore of fit 1 (new)"),
+        (3, "nnet", "restore of fit 1 (new)"), (3, "mmult", "restore of fit 1 (new)")]
+    r = CliRunner().invoke(cli, ["restore", str(s.out), "--fit", "9"])
+    assert (r.exit_code, r.output) == (1, f"Error: {s.out}: the sheet 'history' has no fit 9 of linear, nnet, "
+                                          "mmult; its fits are 1, 2, 3.\n")

@@ -1,11 +1,14 @@
 """The workbook's formulas, recalculated by LibreOffice, compute what numpy computes."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import openpyxl
 import pytest
 
 from conftest import column_values, read_sheets, recalculated
+from office import gnumeric_convert, ssconvert
 from xlnet.build import build
 from xlnet.layout import FIRST_ROW
 from xlnet.net import SHEETS as MODEL_SHEETS
@@ -14,24 +17,31 @@ RTOL = 1e-12
 
 
 def check_against_numpy(path, libreoffice, tmp_path):
-    """Every prediction, per-row loss and loss cell LibreOffice computes equals numpy (1e-12)."""
-    values = recalculated(libreoffice, path, tmp_path / "lo")
+    """Every prediction, per-row loss, loss and score cell that LibreOffice, and Gnumeric, compute equals numpy
+    (relative 1e-12). Returns LibreOffice's loss cells."""
+    apps = {"LibreOffice": recalculated(libreoffice, path, tmp_path / "lo")}
+    if ssconvert():
+        apps["Gnumeric"] = openpyxl.load_workbook(gnumeric_convert(path, tmp_path / "gnumeric"), data_only=True)
+    elif os.environ.get("CI"):
+        pytest.fail("Gnumeric is not installed: run `bash scripts/test`, which installs it")
     losses = {}
     for name, sheet in read_sheets(path).items():
         model, n, at = sheet.model, len(sheet.y), sheet.layout
         expected = model.evaluate(sheet.X, sheet.y, sheet.W, sheet.sets)
-        ws = values[name]
-        for column in model.column_names:
-            got = column_values(ws, at.col[column], FIRST_ROW, n)
-            # Relative 1e-12; an entry that cancels to near zero (a sum of larger terms) is held to 1e-12 of the
-            # column's scale instead, since the apps and numpy add in different orders.
-            scale = max(1.0, float(np.abs(expected[column]).max()))
-            np.testing.assert_allclose(got, expected[column], rtol=RTOL, atol=RTOL * scale, err_msg=f"{name} {column}")
-        for metric in model.metrics(at.split):
-            c, r = at.metric_at[metric]
-            assert ws.cell(r, c).value == pytest.approx(float(expected[metric]), rel=RTOL), (name, metric)
+        for app, values in apps.items():
+            ws = values[name]
+            for column in model.column_names:
+                got = column_values(ws, at.col[column], FIRST_ROW, n)
+                # Relative 1e-12; an entry that cancels to near zero (a sum of larger terms) is held to 1e-12 of
+                # the column's scale instead, since the apps and numpy add in different orders.
+                scale = max(1.0, float(np.abs(expected[column]).max()))
+                np.testing.assert_allclose(got, expected[column], rtol=RTOL, atol=RTOL * scale,
+                                           err_msg=f"{app} {name} {column}")
+            for metric in model.metrics(at.split):
+                c, r = at.metric_at[metric]
+                assert ws.cell(r, c).value == pytest.approx(float(expected[metric]), rel=RTOL), (app, name, metric)
         c, r = at.loss_cell_at
-        losses[name] = ws.cell(r, c).value
+        losses[name] = apps["LibreOffice"][name].cell(r, c).value
     return losses
 
 

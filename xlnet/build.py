@@ -15,7 +15,7 @@ from .lessons import titanic
 from .net import build_models, starting_params
 from .sheets import write_data_sheet, write_model_sheet, write_spec_sheet
 from .spec import MISSING_CHOICES, Spec, infer, read_spec_file, spec_from_file
-from .xlsx.safety import os_error, replacing
+from .xlsx.safety import exclusive, os_error, replacing
 from .xlsx.write import Writer
 
 
@@ -113,7 +113,7 @@ def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titan
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise os_error(out, e, "write") from None
-    with replacing(out) as tmp:
+    with exclusive(out), replacing(out) as tmp:
         w = Writer(tmp)
         for name, model in models.items():
             write_model_sheet(w, spec, model, env, theta[name])

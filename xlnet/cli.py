@@ -239,6 +239,29 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
     click.echo(f"Wrote {out or workbook}")
 
 
+@cli.command()
+@click.argument("workbook", type=click.Path())
+@click.option("--fit", "number", type=int, required=True, help="The fit's number in the history sheet.")
+@click.option("--before", is_flag=True, help="Restore the parameters that fit replaced, not those it wrote.")
+@model_option
+@reports_errors
+def restore(workbook, number, before, which):
+    """Put the parameters of a past fit back (from xlnet's history sheet), atomically, with a history row.
+
+    \b
+    Example:
+        xlnet restore workbooks/titanic.xlsx --fit 1 --before    # as before the first fit
+    """
+    from .restore import restore_workbook
+
+    sheets = SHEETS if which == "all" else (which,)
+    results = restore_workbook(workbook, number, before=before, sheets=sheets)
+    click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}")
+    for r in results:
+        click.echo(f"{r.sheet:<8}{loss(r.loss_before)}{loss(r.loss_after)}")
+    click.echo(f"Wrote {workbook}")
+
+
 def _row(sheet, label, m, gap="", seconds=None, split=False):
     value = "" if m is None else loss(m["train_loss"], 14).strip()
     extra = ""

@@ -274,6 +274,7 @@ class Patch:
         self.new[self.pkg.workbook_part] = parts.XML_HEAD + etree.tostring(self.workbook)
         self.new["[Content_Types].xml"] = parts.XML_HEAD + etree.tostring(self.content_types)
         self.new[rels_path(self.pkg.workbook_part)] = parts.XML_HEAD + etree.tostring(self.workbook_rels)
+        self.removed -= set(self.new)  # a part dropped and written anew (a sheet's relationships) is written
         with replacing(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as z:
             written = set()
             for info in self.pkg.zip.infolist():

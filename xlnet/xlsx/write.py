@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from openpyxl.writer.theme import theme_xml
+
 from . import parts
 from .parts import NS, R_NS, XML_HEAD, Formula, SharedStrings, Style, Styles, cell_xml, escape, quoteattr
 from .read import letters
@@ -125,6 +127,7 @@ class Writer:
             z.writestr(f"{folder}/_rels/{file}.rels", parts.relationships(rels))
         z.writestr("xl/sharedStrings.xml", self.strings.xml())
         z.writestr("xl/styles.xml", self.styles.xml())
+        z.writestr("xl/theme/theme1.xml", theme_xml)  # Office's default theme, which Excel requires
         sheets = "".join(f'<sheet name={quoteattr(name)} sheetId="{i + 1}"'
                          + ("" if state == "visible" else f' state="{state}"') + f' r:id="rId{i + 1}"/>'
                          for i, (name, _, state) in enumerate(self.sheets))
@@ -140,7 +143,8 @@ class Writer:
         rels = [(f"rId{i + 1}", parts.REL["sheet"], f"worksheets/{part.rsplit('/', 1)[1]}")
                 for i, (_, part, _) in enumerate(self.sheets)]
         rels += [(f"rId{n + 1}", parts.REL["strings"], "sharedStrings.xml"),
-                 (f"rId{n + 2}", parts.REL["styles"], "styles.xml")]
+                 (f"rId{n + 2}", parts.REL["styles"], "styles.xml"),
+                 (f"rId{n + 3}", f"{DOC_NS}/theme", "theme/theme1.xml")]
         z.writestr("xl/_rels/workbook.xml.rels", parts.relationships(rels))
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         z.writestr("docProps/core.xml", XML_HEAD + (
@@ -159,6 +163,7 @@ class Writer:
             ("rId3", f"{DOC_NS}/extended-properties", "docProps/app.xml")]))
         overrides = {"xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
                      "xl/sharedStrings.xml": parts.CT["strings"], "xl/styles.xml": parts.CT["styles"],
+                     "xl/theme/theme1.xml": "application/vnd.openxmlformats-officedocument.theme+xml",
                      "docProps/core.xml": "application/vnd.openxmlformats-package.core-properties+xml",
                      "docProps/app.xml": "application/vnd.openxmlformats-officedocument.extended-properties+xml",
                      **self.overrides}

@@ -1,0 +1,74 @@
+"""`xlnet restore`: put the parameters of a past fit back, from xlnet's history sheet, as a fit writes them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import history
+from .dataset import open_package, read_sheet, read_spec
+from .errors import XlnetError
+from .fit import SheetResult
+from .net import SHEETS
+from .xlsx.patch import Patch
+from .xlsx.safety import check_not_open, exclusive
+
+
+def _fits(patch: Patch, name: str) -> dict[tuple[int, str], dict[str, list]]:
+    """(fit number, sheet) -> {row kind: parameters} of the history sheet."""
+    out: dict = {}
+    header: dict[int, str] = {}
+    for r, cells in patch.pkg.rows(name):
+        if r == 1:
+            header = {c: cell.value for c, cell in cells.items()}
+            continue
+        row = {header.get(c): cell.value for c, cell in cells.items() if c < history.FIRST_PARAM_COL}
+        params = [cells[c].value for c in sorted(cells) if c >= history.FIRST_PARAM_COL]
+        if isinstance(row.get("Fit"), float) and row.get("Sheet") in SHEETS:
+            out.setdefault((int(row["Fit"]), row["Sheet"]), {})[row.get("Parameters")] = params
+    return out
+
+
+def restore_workbook(path: str | Path, fit: int, *, before: bool = False,
+                     sheets: tuple[str, ...] = SHEETS) -> list[SheetResult]:
+    """Write back the parameters fit `fit` wrote (or, with `before`, those it replaced); a history row records it."""
+    path = Path(path)
+    check_not_open(path)
+    with exclusive(path):
+        pkg = open_package(path)
+        try:
+            patch = Patch(pkg)
+            name = patch.owned_sheet("history")
+            if name is None:
+                raise XlnetError(f"{path}: there is no history of fits to restore from; `xlnet fit` makes one.")
+            fits = _fits(patch, name)
+            chosen = [s for s in sheets if (fit, s) in fits]
+            if not chosen:
+                known = sorted({k for k, _ in fits})
+                raise XlnetError(f"{path}: the sheet {name!r} has no fit {fit} of {', '.join(sheets)}; its fits are "
+                                 f"{', '.join(map(str, known)) or 'none'}.")
+            spec = read_spec(pkg)
+            results, records = [], []
+            for sheet_name in chosen:
+                kind = "replaced" if before else next(k for k in fits[(fit, sheet_name)] if k != "names"
+                                                      and k != "replaced")
+                values = fits[(fit, sheet_name)].get(kind, [])
+                sheet = read_sheet(pkg, sheet_name, spec)
+                if len(values) != sheet.model.n_params or not all(isinstance(v, float) for v in values):
+                    raise XlnetError(f"{path}: fit {fit} of {sheet_name!r} in {name!r} does not hold "
+                                     f"{sheet.model.n_params} numbers; its row was edited.")
+                W = np.array(values, float)
+                patch.set_numbers(sheet_name, dict(zip(sheet.layout.param_cells(), values)))
+                before_m, after_m = sheet.metrics(), sheet.metrics(W)
+                results.append(SheetResult(sheet_name, before_m, after_m, 0, 0.0))
+                settings = {"epochs": None, "lr": None, "restarts": None, "batch_size": None, "seed": None}
+                records.append(history.FitRecord(sheet_name, f"restore of fit {fit} ({kind})", settings, before_m,
+                                                 after_m, 0, 0.0, sheet.layout.param_names(), sheet.W, W, True))
+            history.record(patch, records, str(path))
+            patch.recalculate_on_open()
+            patch.save(path)
+            return results
+        except history.HistoryFull as e:
+            raise XlnetError(str(e)) from None
+        finally:
+            pkg.close()
