@@ -8,6 +8,7 @@ wall time of the whole `xlnet fit` command on a freshly built workbook.
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "xlnet", "fit", str(path), "--quiet"], check=True,
                        stdout=subprocess.DEVNULL)
         print(f"whole `xlnet fit` of all three sheets (load, fit, save): {time.perf_counter() - t:.2f} s wall")
+    print(f"peak memory (RSS): this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
+          f"`xlnet fit` {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ seconds and the ratios xlnet / LibreOffice.
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def main() -> None:
               f"{lo['loss']:>14.10f}{lo['seconds']:>8.1f}{r.xlnet['train_loss'] / lo['loss']:>11.4f}"
               f"{r.xlnet_seconds / lo['seconds']:>11.4f}")
     print(f"LibreOffice engine: {args.engine}, time limit {args.time_limit:g} s per sheet")
+    print(f"peak memory (RSS): xlnet (this process) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} "
+          f"MiB, LibreOffice and its UNO script {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+import pytest
+
+from conftest import ROOT, read_sheets
 
 
 def test_the_readme_example_runs(tmp_path, monkeypatch):
@@ -15,12 +17,18 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "penguins.csv").write_bytes((ROOT / "data" / "penguins.csv").read_bytes())
     scope: dict = {}
-    exec(compile(code.replace("fit_workbook(\"penguins.xlsx\")", "fit_workbook(\"penguins.xlsx\", restarts=4, "
-                                                                   "epochs=20)"), "README", "exec"), scope)
-    assert set(scope["summary"].metrics) == {"linear", "nnet", "mmult"}
+    pytest.importorskip("pandas")
+    code = code.replace('fit_workbook("penguins.xlsx")', 'fit_workbook("penguins.xlsx", restarts=4, epochs=20)')
+    exec(compile(code, "README", "exec"), scope)
+    assert set(scope["summary"].metrics) == {"linear", "nnet", "mmult"} and scope["summary"].rows_kept == 333
     assert [r.sheet for r in scope["results"]] == ["linear", "nnet", "mmult"]
     assert all(r.after["train_loss"] < r.before["train_loss"] for r in scope["results"])
+    nnet = scope["nnet"]
+    assert len(nnet.params_) == len(nnet.param_names) == 4 * 11 + 5 and nnet.loss_curve_[0, 0] == 0
+    assert nnet.loss_curve_[0, 1] == nnet.before["train_loss"]
     assert all(c.problem is None for c in scope["compared"])
+    start = read_sheets(tmp_path / "penguins.xlsx")
+    assert start["nnet"].loss() == pytest.approx(nnet.before["train_loss"], rel=1e-12)
 
 
 def test_python_dash_m_xlnet():

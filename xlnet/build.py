@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import (EMBEDDED, check_valid_pct, Frame, Table, check_columns, clean, read_table, target_values, type_table,
+from .data import (EMBEDDED, check_valid_pct, table_from_frame, Frame, Table, check_columns, clean, read_table, target_values, type_table,
                    validation_split)
 from .errors import XlnetError
 from .features import feature_matrix, features, value_columns
@@ -83,20 +83,27 @@ def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None) -> dict:
     return env
 
 
-def build(csv_path: str | Path | None = None, out: str | Path = "workbooks/titanic.xlsx", *,
+def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
           seed: int | None = 42, missing: str = "drop", valid_pct: float = 0.0, force: bool = False,
           params: dict | None = None, target: str | None = None, spec_file: str | Path | None = None,
           loss: str | None = None, hidden: int | None = None, **options) -> BuildSummary:
-    """Read the CSV, make or read the spec, write the workbook; `params` overrides the random start."""
-    source = Path(csv_path) if csv_path else EMBEDDED
+    """Read the CSV (a path, or a pandas DataFrame), make or read the spec, write the workbook; `params` overrides
+    the random start."""
+    frame_given = hasattr(csv_path, "columns")
+    source = Path("DataFrame") if frame_given else Path(csv_path) if csv_path else EMBEDDED
     out = Path(out)
     check_out(out, force)
     if missing not in MISSING_CHOICES:
         raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
     check_valid_pct(valid_pct)
     lesson = target is None and spec_file is None
-    table = read_table(source, max_rows=MAX_ROWS, noun="passenger" if lesson else "row",
-                       empty_hint=titanic.EMPTY_HINT if lesson else "")
+    if frame_given:
+        table = table_from_frame(csv_path)
+        if len(table) > MAX_ROWS:
+            raise XlnetError(f"DataFrame: more than {MAX_ROWS:,} rows, more than a worksheet holds; split it.")
+    else:
+        table = read_table(source, max_rows=MAX_ROWS, noun="passenger" if lesson else "row",
+                           empty_hint=titanic.EMPTY_HINT if lesson else "")
     spec = make_spec(table, target=target, spec_file=spec_file, missing=missing, loss=loss, hidden=hidden, **options)
     frame = clean(type_table(table, spec), spec, source)
     sets = validation_split(len(frame), valid_pct, seed)

@@ -105,6 +105,25 @@ def read_table(path: str | Path, *, max_rows: int | None = None, empty_hint: str
     return Table(path, header, columns, lines, decimal_comma=delimiter == ";")
 
 
+def table_from_frame(frame, name: str = "DataFrame") -> Table:
+    """A pandas DataFrame (or anything with .columns and per-column values) as the text columns a CSV gives."""
+    header = [str(c).strip() for c in frame.columns]
+    duplicates = [h for h, n in Counter(header).items() if n > 1]
+    if duplicates:
+        raise XlnetError(f"{name}: the column {', '.join(sorted(duplicates))[:200]} appears more than once; keep one.")
+    if len(frame) == 0:
+        raise XlnetError(f"{name}: there are no rows.")
+
+    def text(v) -> str:
+        if v is None or (isinstance(v, float) and v != v):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    columns = [[text(v) for v in frame[c].tolist()] for c in frame.columns]
+    return Table(Path(name), header, columns, list(range(2, len(frame) + 2)))
+
+
 def _check_text(path: Path, line: int, column: str, text: str) -> None:
     bad = CONTROL.search(text)
     if bad:

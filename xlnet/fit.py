@@ -134,6 +134,9 @@ class SheetResult:
     iterations: int
     seconds: float
     improved: bool = True     # False: no better than the workbook's parameters, which were left as they were
+    params_: np.ndarray | None = None      # the parameters now in the sheet, in the model's order
+    param_names: list[str] | None = None   # a readable name for each (its unit and feature)
+    loss_curve_: np.ndarray | None = None  # (iteration, loss) pairs of the fit, from iteration 0 (the loss before)
 
     @property
     def loss_before(self) -> float:
@@ -196,10 +199,11 @@ def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: Gradi
             patch.set_numbers(sheet.name, dict(zip(sheet.layout.param_cells(), map(float, W))))
         else:
             W, after = sheet.W, before
-        results.append(SheetResult(sheet.name, before, after, iterations, seconds, improved))
+        curves[sheet.name] = history.resample(curve, before["train_loss"])
+        results.append(SheetResult(sheet.name, before, after, iterations, seconds, improved, np.array(W, float),
+                                   sheet.layout.param_names(), np.column_stack(curves[sheet.name])))
         records.append(history.FitRecord(sheet.name, "xlnet Adam + L-BFGS", fitter.settings(), before, after,
                                          iterations, seconds, sheet.layout.param_names(), sheet.W, W, improved))
-        curves[sheet.name] = history.resample(curve, before["train_loss"])
     try:
         history.record(patch, records, str(out))
     except history.HistoryFull as e:

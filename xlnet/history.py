@@ -145,11 +145,9 @@ def write_curves(patch: Patch, curves: dict[str, tuple[np.ndarray, np.ndarray]])
             sheet.put(i, c + 1, float(yi), LOSS)
         ref = lambda col, r0, r1: parts.sheet_ref(name, f"${parts.letters(col)}${r0}" +
                                                    (f":${parts.letters(col)}${r1}" if r1 else ""))
-        lo, hi = float(np.min(y)), float(np.max(y))
-        pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 0.05
         charts.append(parts.line_chart(f"{s}: loss of the last fit", [
             (ref(c + 1, 1, None), ref(c, 2, len(x) + 1), ref(c + 1, 2, len(x) + 1))],
-            "iteration (Adam, then L-BFGS)", "loss", (lo - pad, hi + pad)))
+            "iteration (Adam, then L-BFGS)", "loss", parts.nice_range(float(np.min(y)), float(np.max(y)))))
         anchors.append((8, 1 + CHART_ROWS * k, 17, CHART_ROWS * (k + 1) - 2))
     sheet.row_breaks = [CHART_ROWS * (k + 1) for k in range(len(charts) - 1)]
     if charts:

@@ -257,16 +257,31 @@ A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
 XDR_NS = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
 
 
+COLOURS = ("1F77B4", "D62728", "2CA02C")
+
+
+def nice_range(lo: float, hi: float) -> tuple[float, float]:
+    """Axis bounds around [lo, hi] at round numbers, so the curve fills the chart and the ticks read well:
+    powers of ten when the curve spans more than a factor of 4 (the axis is then logarithmic)."""
+    if lo > 0 and hi / lo > 4:
+        return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))
+    span = hi - lo or abs(hi) or 1.0
+    step = 10 ** math.floor(math.log10(span)) / 2
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step
+
+
 def _rich(text: str, size: int = 1200) -> str:
     return (f'<c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="{size}" b="1"/></a:pPr>'
             f'<a:r><a:rPr lang="en-US" sz="{size}" b="1"/><a:t>{escape(text)}</a:t></a:r></a:p></c:rich></c:tx>')
 
 
-def _axis(ax: int, cross: int, pos: str, title: str, lo: float | None = None, hi: float | None = None) -> str:
-    scale = "".join(f"<c:{k} val={quoteattr(number(v))}/>" for k, v in (("max", hi), ("min", lo)) if v is not None)
-    return (f'<c:valAx><c:axId val="{ax}"/><c:scaling><c:orientation val="minMax"/>{scale}</c:scaling>'
+def _axis(ax: int, cross: int, pos: str, title: str, lo: float | None = None, hi: float | None = None,
+          log: bool = False) -> str:
+    scale = ('<c:logBase val="10"/>' if log else "") + '<c:orientation val="minMax"/>' + "".join(
+        f"<c:{k} val={quoteattr(number(v))}/>" for k, v in (("max", hi), ("min", lo)) if v is not None)
+    return (f'<c:valAx><c:axId val="{ax}"/><c:scaling>{scale}</c:scaling>'
             f'<c:delete val="0"/><c:axPos val="{pos}"/><c:majorGridlines/><c:title>{_rich(title, 1000)}'
-            '<c:overlay val="0"/></c:title><c:numFmt formatCode="General" sourceLinked="1"/>'
+            '<c:overlay val="0"/></c:title><c:numFmt formatCode="General" sourceLinked="0"/>'
             '<c:majorTickMark val="out"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>'
             f'<c:crossAx val="{cross}"/><c:crosses val="autoZero"/><c:crossBetween val="midCat"/></c:valAx>')
 
@@ -276,7 +291,8 @@ def line_chart(title: str, series: list[tuple[str, str, str]], x_title: str, y_t
     """A scatter chart with straight lines: (name ref, x ref, y ref) per series."""
     sers = "".join(
         f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/><c:tx><c:strRef><c:f>{escape(name)}</c:f></c:strRef></c:tx>'
-        '<c:spPr><a:ln w="22225"/></c:spPr><c:marker><c:symbol val="none"/></c:marker>'
+        f'<c:spPr><a:ln w="22225"><a:solidFill><a:srgbClr val="{COLOURS[i % len(COLOURS)]}"/></a:solidFill></a:ln>'
+        '</c:spPr><c:marker><c:symbol val="none"/></c:marker>'
         f'<c:xVal><c:numRef><c:f>{escape(x)}</c:f></c:numRef></c:xVal>'
         f'<c:yVal><c:numRef><c:f>{escape(y)}</c:f></c:numRef></c:yVal><c:smooth val="0"/></c:ser>'
         for i, (name, x, y) in enumerate(series))
@@ -286,7 +302,8 @@ def line_chart(title: str, series: list[tuple[str, str, str]], x_title: str, y_t
             f'<c:chart><c:title>{_rich(title)}<c:overlay val="0"/></c:title><c:autoTitleDeleted val="0"/>'
             '<c:plotArea><c:layout/><c:scatterChart><c:scatterStyle val="lineMarker"/><c:varyColors val="0"/>'
             f'{sers}<c:axId val="500000001"/><c:axId val="500000002"/></c:scatterChart>'
-            + _axis(500000001, 500000002, "b", x_title) + _axis(500000002, 500000001, "l", y_title, lo, hi)
+            + _axis(500000001, 500000002, "b", x_title)
+            + _axis(500000002, 500000001, "l", y_title, lo, hi, log=bool(lo and hi and lo > 0 and hi / lo >= 10))
             + '</c:plotArea><c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
             '<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart></c:chartSpace>').encode()
 
