@@ -241,6 +241,36 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
 
 @cli.command()
 @click.argument("workbook", type=click.Path())
+@click.argument("csv", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="The CSV to write [default: predictions.csv].")
+@click.option("--proba", is_flag=True, help="The probability (or the raw output) instead of the label.")
+@click.option("--model", "which", type=click.Choice(SHEETS), help="The model sheet [default: the best on "
+              "the validation set; without one, linear].")
+@click.option("--id", "id_column", help="The id column to write beside each prediction [default: the spec's].")
+@click.option("--force", is_flag=True, help="Overwrite the CSV if it exists.")
+@reports_errors
+def predict(workbook, csv, out, proba, which, id_column, force):
+    """Predict new rows with a fitted workbook: a CSV of id and prediction, in input order.
+
+    \b
+    Example:
+        xlnet predict workbooks/titanic.xlsx test.csv --out submission.csv   # PassengerId,Survived
+        xlnet predict churn.xlsx new_customers.csv --out scores.csv --proba --model nnet
+    """
+    from .predict import predict_csv, write_predictions
+
+    p = predict_csv(workbook, csv, model=which, id_column=id_column)
+    path = write_predictions(p, out or "predictions.csv", proba=proba, force=force)
+    click.echo(f"Predicted {len(p.ids)} rows of {p.source} with {p.model} ({p.why}).")
+    for column, (n, value) in p.filled.items():
+        click.echo(f"  filled {n} missing {column} with {value!r} (learned when the workbook was built)")
+    for column, n in p.unseen.items():
+        click.echo(f"  {n} rows have a {column} the workbook never saw: all its dummies are 0 for them")
+    click.echo(f"Wrote {path}")
+
+
+@cli.command()
+@click.argument("workbook", type=click.Path())
 @click.option("--fit", "number", type=int, required=True, help="The fit's number in the history sheet.")
 @click.option("--before", is_flag=True, help="Restore the parameters that fit replaced, not those it wrote.")
 @model_option

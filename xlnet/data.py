@@ -248,6 +248,9 @@ def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
     frame = frame.take(np.flatnonzero(labelled))
     frame.report["target_missing"] = int((~labelled).sum())
     features = spec.features
+    for c in features:  # what fills a missing value: in the rows built on, and in new rows to predict
+        values = frame.values[c.name]
+        c.fill = _fill_value(values, spec.missing, values.dtype != object)
     missing = {c.name: _missing(frame.values[c.name]) for c in features}
     had = [c.name for c in features if missing[c.name].any()]
     if spec.missing == "drop":
@@ -264,7 +267,6 @@ def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
         for c in features:
             values = frame.values[c.name]
             numeric = values.dtype != object
-            c.fill = _fill_value(values, spec.missing, numeric)
             if missing[c.name].any():
                 if c.fill is None:
                     raise XlnetError(f"{source}: every {c.name} is missing, so it has no "

@@ -100,6 +100,9 @@ class Max(Op):
         return at.fixed_cell(self.name)
 
     def forward(self, env):
+        fixed = env.get(("statistic", self.name))  # new rows use the statistic of the rows built on
+        if fixed is not None:
+            return np.float64(fixed), _nothing
         x = env[self.name]
         return (np.max(x) if self.how == "max" else np.max(np.abs(x))), _nothing
 

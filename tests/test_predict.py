@@ -1,0 +1,114 @@
+"""`xlnet predict`: every new row gets a prediction, in order, from the workbook's parameters and statistics."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, read_sheets
+from xlnet.build import build
+from xlnet.cli import cli
+
+KAGGLE_TEST = ROOT.parent / "shared" / "data" / "titanic" / "test.csv"
+PENGUINS = ROOT / "data" / "penguins.csv"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, kaggle_train):
+    out = tmp_path_factory.mktemp("k") / "k.xlsx"
+    build(kaggle_train, out, valid_pct=0.2, seed=1)
+    assert run("fit", out, "--quiet", "--restarts", "8", "--epochs", "50").exit_code == 0
+    return out
+
+
+def test_a_kaggle_submission_from_test_csv(fitted, tmp_path):
+    if not KAGGLE_TEST.exists():
+        pytest.skip("../shared/data/titanic/test.csv is not here")
+    out = tmp_path / "submission.csv"
+    r = run("predict", fitted, KAGGLE_TEST, "--out", out)
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith(f"Predicted 418 rows of {KAGGLE_TEST} with ")
+    assert lines[1:3] == ["  filled 86 missing Age with 24.0 (learned when the workbook was built)",
+                          "  filled 1 missing Fare with 8.05 (learned when the workbook was built)"]
+    got = rows(out)
+    assert got[0] == ["PassengerId", "Survived"] and len(got) == 419
+    assert [r[0] for r in got[1:]] == [r[0] for r in rows(KAGGLE_TEST)[1:]]
+    assert {r[1] for r in got[1:]} == {"0", "1"}
+
+
+def test_rows_the_workbook_holds_predict_as_its_own_sheet_does(tmp_path, kaggle_train):
+    """The training rows fed back as new rows (Survived blanked) get exactly the sheet's own predictions:
+    same statistics, same parameters, same ops."""
+    s = build(kaggle_train, tmp_path / "k.xlsx", seed=3)
+    sheets = read_sheets(s.out)
+    source = rows(kaggle_train)
+    header = source[0]
+    kept = [r for r in source[1:] if r[header.index("Age")] and r[header.index("Embarked")]]
+    new = tmp_path / "new.csv"
+    with open(new, "w", newline="") as f:
+        csv.writer(f).writerows([header] + [[v if h != "Survived" else "" for h, v in zip(header, r)] for r in kept])
+    for model in ("linear", "nnet", "mmult"):
+        out = tmp_path / f"{model}.csv"
+        assert run("predict", s.out, new, "--out", out, "--proba", "--model", model).exit_code == 0
+        got = np.array([float(r[1]) for r in rows(out)[1:]])
+        sheet = sheets[model]
+        expected = sheet.model.evaluate(sheet.X, sheet.y, sheet.W)[sheet.model.prediction]
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_an_unseen_level_gets_zero_dummies_and_is_reported(tmp_path):
+    s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=2)
+    text = PENGUINS.read_text().splitlines()
+    new = tmp_path / "new.csv"
+    new.write_text("\n".join([text[0], text[1].replace("Torgersen", "Atlantis"), text[2]]) + "\n")
+    out = tmp_path / "p.csv"
+    r = run("predict", s.out, new, "--out", out, "--model", "nnet")
+    assert r.exit_code == 0, r.output
+    assert "  1 rows have a island the workbook never saw: all its dummies are 0 for them" in r.output
+    assert rows(out)[0] == ["row", "sex"] and [x[0] for x in rows(out)[1:]] == ["1", "2"]
+    assert {x[1] for x in rows(out)[1:]} <= {"male", "female"}
+
+
+@pytest.mark.parametrize("missing", ["drop", "mode"])
+def test_missing_values_are_filled_from_the_build_and_nothing_is_dropped(tmp_path, missing):
+    s = build(out=tmp_path / "t.xlsx", missing=missing)
+    new = tmp_path / "new.csv"
+    new.write_text("Survived,Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n"
+                   ",3,A,male,,0,0,,\n,1,B,female,30,1,0,80,C\n")
+    out = tmp_path / "o.csv"
+    r = run("predict", s.out, new, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "filled 1 missing Age with 24.0" in r.output and "filled 1 missing Embarked with 'S'" in r.output
+    assert [x[0] for x in rows(out)] == ["row", "1", "2"]
+
+
+def test_bad_inputs_are_one_error_line_and_nothing_written(tmp_path):
+    s = build(out=tmp_path / "t.xlsx")
+    new = tmp_path / "new.csv"
+    new.write_text("Pclass,Name,Sex,Age,SibSp,Parch,Fare\n3,A,male,22,0,0,7\n")
+    r = run("predict", s.out, new, "--out", tmp_path / "o.csv")
+    assert (r.exit_code, r.output) == (1, f"Error: {new}: required column missing: Embarked. The header read "
+                                          "was: Pclass, Name, Sex, Age, SibSp, Parch, Fare.\n")
+    new.write_text("Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n3,A,male,22,0,0,7,X\n")
+    r = run("predict", s.out, new, "--out", tmp_path / "o.csv")
+    assert r.output == (f"Error: {new}: line 2, column Embarked: 'X' is not valid; it must be S or C or Q or "
+                        "empty.\n")
+    (tmp_path / "o.csv").write_text("mine")
+    new.write_text("Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n3,A,male,22,0,0,7,S\n")
+    r = run("predict", s.out, new, "--out", tmp_path / "o.csv")
+    assert r.output == (f"Error: {tmp_path / 'o.csv'} already exists; use --force to overwrite it, or --out to "
+                        "write elsewhere.\n")
+    assert (tmp_path / "o.csv").read_text() == "mine"

@@ -1,0 +1,127 @@
+"""`xlnet predict`: a fitted workbook's predictions for new rows, as a CSV (a Kaggle submission for Titanic).
+
+New rows are typed and checked by the workbook's spec, their missing values filled with the fill values
+learned when it was built, and their features scaled by the statistics of the rows the workbook holds (its
+MAX cells), never by the new rows' own. Every input row gets a prediction, in input order.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import _missing, check_columns, read_table, type_column
+from .dataset import SheetData, open_package, read_sheet, read_spec
+from .errors import XlnetError
+from .features import feature_matrix, value_columns
+from .net import SHEETS
+from .xlsx.safety import replacing
+
+
+@dataclass
+class Predictions:
+    source: Path
+    model: str
+    why: str                        # why this model sheet
+    ids: list[str]
+    id_name: str
+    values: np.ndarray              # probability (binary) or the output (continuous), per input row
+    labels: list | None             # the predicted level (binary)
+    target: str
+    filled: dict[str, tuple[int, object]] = field(default_factory=dict)  # column -> (rows filled, value)
+    unseen: dict[str, int] = field(default_factory=dict)                 # column -> rows with an unseen level
+
+    def csv_text(self, proba: bool = False) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([self.id_name, self.target])
+        shown = self.labels if self.labels is not None and not proba else [repr(float(v)) for v in self.values]
+        writer.writerows(zip(self.ids, shown))
+        return out.getvalue()
+
+
+def choose_model(sheets: dict[str, SheetData], model: str | None) -> tuple[str, str]:
+    """The sheet to predict with, and why: the best validation score; without a validation set, `linear`."""
+    if model is not None:
+        return model, "--model"
+    first = next(iter(sheets.values()))
+    if first.sets is None:
+        return "linear", "no validation set: the simplest model (build with --valid-pct to let the data choose)"
+    scores = {name: s.metrics() for name, s in sheets.items()}
+    key = next(k for k in scores["linear"] if k.startswith("valid_") and k != "valid_loss")
+    best = max(scores, key=lambda n: (scores[n][key], -scores[n]["valid_loss"]))
+    return best, f"the best {key.replace('_', ' ')}, {scores[best][key]:.4f}"
+
+
+def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None = None,
+                id_column: str | None = None) -> Predictions:
+    if model is not None and model not in SHEETS:
+        raise XlnetError(f"--model must be one of {', '.join(SHEETS)}, not {model!r}.")
+    with open_package(workbook) as pkg:
+        spec = read_spec(pkg)
+        sheets = {name: read_sheet(pkg, name, spec) for name in SHEETS}
+    name, why = choose_model(sheets, model)
+    sheet = sheets[name]
+    table = read_table(csv_path, noun=spec.noun)
+    check_columns(table, spec, need_target=False)
+    id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in table.header else None)
+    if id_column and id_column not in table.header:
+        raise XlnetError(f"{table.source}: --id names {id_column!r}, which is not a column.")
+    ids = table.column(id_name) if id_name else [str(i) for i in range(1, len(table) + 1)]
+    train = sheet.train_rows()
+    env, filled, unseen = {}, {}, {}
+    for c in spec.features:
+        values = type_column(table, c, spec.noun)
+        missing = _missing(values)
+        if missing.any():
+            fill = c.fill if c.fill is not None else _mode(sheet.env, c, train)
+            values = values.copy()
+            values[missing] = fill
+            filled[c.name] = (int(missing.sum()), fill)
+        if c.kind == "categorical":
+            seen = {_key(v) for v in sheet.env[c.name][train]} if c.name in sheet.env else set()
+            new = sum(1 for v in values if _key(v) not in seen)
+            if new and seen:
+                unseen[c.name] = new
+        for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
+            env[label] = values
+    n = len(table)
+    env["Ones"] = np.ones(n)
+    for column in value_columns(spec):
+        env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
+    for column, op in sheet.layout.statistics.items():
+        env[("statistic", column)] = op.b.value(sheet.env)
+    X = feature_matrix(spec, env)
+    out = sheet.model.evaluate(X, np.zeros(n), sheet.W)
+    values = np.asarray(out[sheet.model.prediction], float)
+    labels = None
+    if spec.task == "binary":
+        negative, positive = spec.target_column.levels
+        labels = [positive if v > 0.5 else negative for v in values]
+    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled, unseen)
+
+
+def _key(v):
+    return v.lower() if isinstance(v, str) else v
+
+
+def _mode(env: dict, c, train: np.ndarray):
+    """A fill value from the rows the workbook holds, for a workbook whose spec kept none (xlnet 0.1)."""
+    counts = Counter(v for v in env[c.name][train].tolist())
+    top = max(counts.values())
+    return sorted(k for k, m in counts.items() if m == top)[0]
+
+
+def write_predictions(predictions: Predictions, out: str | Path, *, proba: bool = False, force: bool = False) -> Path:
+    out = Path(out)
+    if out.exists() and not force:
+        raise XlnetError(f"{out} already exists; use --force to overwrite it, or --out to write elsewhere.")
+    if out.suffix.lower() in (".xlsx", ".xlsm"):
+        raise XlnetError(f"{out}: predictions are written as CSV; name a .csv file.")
+    with replacing(out) as tmp:
+        tmp.write_text(predictions.csv_text(proba), encoding="utf-8")
+    return out
