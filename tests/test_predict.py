@@ -5,6 +5,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
@@ -112,3 +113,35 @@ def test_bad_inputs_are_one_error_line_and_nothing_written(tmp_path):
     assert r.output == (f"Error: {tmp_path / 'o.csv'} already exists; use --force to overwrite it, or --out to "
                         "write elsewhere.\n")
     assert (tmp_path / "o.csv").read_text() == "mine"
+
+
+def test_the_live_predict_sheet_computes_in_libreoffice_what_the_csv_says(tmp_path, libreoffice):
+    s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=3, valid_pct=0.2)
+    assert run("fit", s.out, "--quiet", "--restarts", "4", "--epochs", "20").exit_code == 0
+    text = PENGUINS.read_text().splitlines()
+    new = tmp_path / "new.csv"
+    new.write_text("\n".join([text[0]] + text[1:40] + [text[40].replace("Dream", "Atlantis")]) + "\n")
+    before = zip_members(s.out)
+    expected = {}
+    for model in ("linear", "nnet", "mmult"):
+        out = tmp_path / f"{model}.csv"
+        r = run("predict", s.out, new, "--out", out, "--proba", "--model", model, "--sheet")
+        assert r.exit_code == 0, r.output
+        assert f"Wrote the sheet 'predict' of {s.out}" in r.output
+        expected[model] = np.array([float(x[1]) for x in rows(out)[1:]])
+    after = zip_members(s.out)
+    changed = {n for n in before if before[n] != after.get(n)}
+    assert changed <= {"xl/workbook.xml", "[Content_Types].xml", "xl/_rels/workbook.xml.rels",
+                       "xl/sharedStrings.xml", "xl/styles.xml"}  # the model sheets are untouched
+    assert len([n for n in after if "xlnet_predict" in n]) == 1  # replaced, not added again
+    from xlnet.predict_sheet import predict_columns
+    values = openpyxl.load_workbook(libreoffice(s.out, tmp_path / "lo"), data_only=True)["predict"]
+    for model, (c, r) in predict_columns(read_sheets(s.out)).items():
+        got = np.array([values.cell(r + i, c).value for i in range(len(expected[model]))], float)
+        np.testing.assert_allclose(got, expected[model], rtol=1e-12, atol=1e-15, err_msg=model)
+
+
+def zip_members(path):
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist()}

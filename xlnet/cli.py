@@ -248,8 +248,9 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
               "the validation set; without one, linear].")
 @click.option("--id", "id_column", help="The id column to write beside each prediction [default: the spec's].")
 @click.option("--force", is_flag=True, help="Overwrite the CSV if it exists.")
+@click.option("--sheet", is_flag=True, help="Also add (or replace) a live `predict` sheet in the workbook.")
 @reports_errors
-def predict(workbook, csv, out, proba, which, id_column, force):
+def predict(workbook, csv, out, proba, which, id_column, force, sheet):
     """Predict new rows with a fitted workbook: a CSV of id and prediction, in input order.
 
     \b
@@ -257,15 +258,19 @@ def predict(workbook, csv, out, proba, which, id_column, force):
         xlnet predict workbooks/titanic.xlsx test.csv --out submission.csv   # PassengerId,Survived
         xlnet predict churn.xlsx new_customers.csv --out scores.csv --proba --model nnet
     """
-    from .predict import predict_csv, write_predictions
+    from .predict import check_csv_out, predict_csv, write_predictions
 
-    p = predict_csv(workbook, csv, model=which, id_column=id_column)
-    path = write_predictions(p, out or "predictions.csv", proba=proba, force=force)
+    target = out or "predictions.csv"
+    check_csv_out(target, force)  # before any work, and before the workbook is written
+    p = predict_csv(workbook, csv, model=which, id_column=id_column, sheet=sheet)
+    path = write_predictions(p, target, proba=proba, force=force)
     click.echo(f"Predicted {len(p.ids)} rows of {p.source} with {p.model} ({p.why}).")
     for column, (n, value) in p.filled.items():
         click.echo(f"  filled {n} missing {column} with {value!r} (learned when the workbook was built)")
     for column, n in p.unseen.items():
         click.echo(f"  {n} rows have a {column} the workbook never saw: all its dummies are 0 for them")
+    if p.sheet:
+        click.echo(f"Wrote the sheet {p.sheet!r} of {workbook}")
     click.echo(f"Wrote {path}")
 
 

@@ -6,6 +6,7 @@ MAX cells), never by the new rows' own. Every input row gets a prediction, in in
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import Counter
@@ -19,7 +20,9 @@ from .dataset import SheetData, open_package, read_sheet, read_spec
 from .errors import XlnetError
 from .features import feature_matrix, value_columns
 from .net import SHEETS
-from .xlsx.safety import replacing
+from .predict_sheet import write_predict_sheet
+from .xlsx.patch import Patch
+from .xlsx.safety import check_not_open, exclusive, replacing
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Predictions:
     target: str
     filled: dict[str, tuple[int, object]] = field(default_factory=dict)  # column -> (rows filled, value)
     unseen: dict[str, int] = field(default_factory=dict)                 # column -> rows with an unseen level
+    sheet: str | None = None        # the workbook's predict sheet, when one was written
 
     def csv_text(self, proba: bool = False) -> str:
         out = io.StringIO()
@@ -58,12 +62,27 @@ def choose_model(sheets: dict[str, SheetData], model: str | None) -> tuple[str, 
 
 
 def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None = None,
-                id_column: str | None = None) -> Predictions:
+                id_column: str | None = None, sheet: bool = False) -> Predictions:
+    """Predictions for the CSV's rows; with `sheet`, also a live `predict` sheet added to the workbook (a patch:
+    nothing else in it changes)."""
     if model is not None and model not in SHEETS:
         raise XlnetError(f"--model must be one of {', '.join(SHEETS)}, not {model!r}.")
-    with open_package(workbook) as pkg:
+    path = Path(workbook)
+    if sheet:
+        check_not_open(path)
+    with exclusive(path) if sheet else contextlib.nullcontext(), open_package(path) as pkg:
         spec = read_spec(pkg)
         sheets = {name: read_sheet(pkg, name, spec) for name in SHEETS}
+        predictions, env = _predict(sheets, spec, csv_path, model, id_column)
+        if sheet:
+            patch = Patch(pkg)
+            predictions.sheet = write_predict_sheet(patch, sheets, env, predictions.ids, predictions.id_name)
+            patch.recalculate_on_open()
+            patch.save(path)
+    return predictions
+
+
+def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id_column: str | None):
     name, why = choose_model(sheets, model)
     sheet = sheets[name]
     table = read_table(csv_path, noun=spec.noun)
@@ -102,7 +121,8 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
     if spec.task == "binary":
         negative, positive = spec.target_column.levels
         labels = [positive if v > 0.5 else negative for v in values]
-    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled, unseen)
+    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled,
+                       unseen), env
 
 
 def _key(v):
@@ -116,12 +136,17 @@ def _mode(env: dict, c, train: np.ndarray):
     return sorted(k for k, m in counts.items() if m == top)[0]
 
 
-def write_predictions(predictions: Predictions, out: str | Path, *, proba: bool = False, force: bool = False) -> Path:
+def check_csv_out(out: str | Path, force: bool) -> None:
     out = Path(out)
     if out.exists() and not force:
         raise XlnetError(f"{out} already exists; use --force to overwrite it, or --out to write elsewhere.")
     if out.suffix.lower() in (".xlsx", ".xlsm"):
         raise XlnetError(f"{out}: predictions are written as CSV; name a .csv file.")
+
+
+def write_predictions(predictions: Predictions, out: str | Path, *, proba: bool = False, force: bool = False) -> Path:
+    check_csv_out(out, force)
+    out = Path(out)
     with replacing(out) as tmp:
         tmp.write_text(predictions.csv_text(proba), encoding="utf-8")
     return out
