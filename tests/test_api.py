@@ -19,6 +19,8 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     scope: dict = {}
     pytest.importorskip("pandas")
     code = code.replace('fit_workbook("penguins.xlsx")', 'fit_workbook("penguins.xlsx", restarts=4, epochs=20)')
+    code = code.replace('cross_validate("penguins.xlsx", 5)', 'cross_validate("penguins.xlsx", 3, restarts=2, '
+                                                                  'epochs=5)')
     exec(compile(code, "README", "exec"), scope)
     assert set(scope["summary"].metrics) == {"linear", "nnet", "mmult"} and scope["summary"].rows_kept == 333
     assert [r.sheet for r in scope["results"]] == ["linear", "nnet", "mmult"]
@@ -27,6 +29,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     assert len(nnet.params_) == len(nnet.param_names) == 4 * 11 + 5 and nnet.loss_curve_[0, 0] == 0
     assert nnet.loss_curve_[0, 1] == nnet.before["train_loss"]
     assert all(c.problem is None for c in scope["compared"])
+    assert [len(r.scores) for r in scope["cv"]] == [3, 3, 3]
     start = read_sheets(tmp_path / "penguins.xlsx")
     assert start["nnet"].loss() == pytest.approx(nnet.before["train_loss"], rel=1e-12)
 

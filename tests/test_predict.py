@@ -145,3 +145,18 @@ def zip_members(path):
     import zipfile
     with zipfile.ZipFile(path) as z:
         return {n: z.read(n) for n in z.namelist()}
+
+
+def test_cross_validation_reports_each_sheet_and_writes_nothing(tmp_path):
+    s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=2)
+    before = s.out.read_bytes()
+    r = run("fit", s.out, "--cv", "3", "--quiet", "--restarts", "4", "--epochs", "20")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].split() == ["sheet", "cv", "loss", "cv", "accuracy", "sd", "folds"]
+    assert [line.split()[0] for line in lines[1:4]] == ["linear", "nnet", "mmult"]
+    assert all(0.7 < float(line.split()[2]) <= 1 and line.split()[4] == "3" for line in lines[1:4])
+    assert lines[4] == f"3-fold cross-validation of {s.out}; nothing was written."
+    assert s.out.read_bytes() == before
+    r = run("fit", s.out, "--cv", "1")
+    assert (r.exit_code, r.output) == (1, "Error: --cv must be a whole number of folds, 2 or more, not 1.\n")

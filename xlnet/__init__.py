@@ -9,7 +9,8 @@ Every function raises XlnetError with the message the `xlnet` command prints.
 """
 from .errors import XlnetError
 
-__all__ = ["XlnetError", "build_workbook", "fit_workbook", "compare_workbook", "restore_workbook", "inspect_csv"]
+__all__ = ["XlnetError", "build_workbook", "fit_workbook", "compare_workbook", "restore_workbook", "inspect_csv",
+           "cross_validate", "predict_csv"]
 
 
 def __getattr__(name: str):
@@ -26,6 +27,12 @@ def __getattr__(name: str):
     if name == "restore_workbook":
         from .restore import restore_workbook
         return restore_workbook
+    if name == "cross_validate":
+        from .cv import cross_validate
+        return cross_validate
+    if name == "predict_csv":
+        from .predict import predict_csv
+        return predict_csv
     if name == "inspect_csv":
         from .inspect import inspect_csv
         return inspect_csv

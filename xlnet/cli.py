@@ -197,9 +197,10 @@ def _score_key(m: dict, which: str) -> str | None:
 @model_option
 @fit_options
 @click.option("--out", type=click.Path(), help="Write the fitted workbook here (default: in place).")
+@click.option("--cv", type=int, help="Report K-fold cross-validated scores instead, writing nothing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @reports_errors
-def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
+def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, cv, quiet):
     """Fit the parameters of the workbook's model sheets and write them back.
 
     Reads the rows and the starting parameters from the workbook itself, so edits made
@@ -216,8 +217,10 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, quiet):
 
     sheets = SHEETS if which == "all" else (which,)
     settings = dict(epochs=epochs, lr=lr, restarts=restarts, batch_size=batch_size, random_state=seed)
-    bar = LazyBar(GradientFit(**settings).steps() * len(sheets), quiet)
+    bar = LazyBar(GradientFit(**settings).steps() * len(sheets) * (cv or 1), quiet)
     try:
+        if cv is not None:
+            return _cross_validate(workbook, cv, sheets, bar, settings)
         results = fit_workbook(workbook, sheets=sheets, out=out, progress=bar, **settings)
     finally:
         bar.close()
@@ -295,6 +298,17 @@ def restore(workbook, number, before, which):
     for r in results:
         click.echo(f"{r.sheet:<8}{loss(r.loss_before)}{loss(r.loss_after)}")
     click.echo(f"Wrote {workbook}")
+
+
+def _cross_validate(workbook, k, sheets, bar, settings) -> None:
+    from .cv import cross_validate
+
+    results = cross_validate(workbook, k, sheets=sheets, progress=bar, **settings)
+    name = "accuracy" if results[0].score_name == "accuracy" else "R²"
+    click.echo(f"{'sheet':<8}{'cv loss':>16}{'cv ' + name:>14}{'sd':>9}  folds")
+    for r in results:
+        click.echo(f"{r.sheet:<8}{loss(r.loss)}{r.score:>14.4f}{r.score_sd:>9.4f}  {len(r.scores)}")
+    click.echo(f"{k}-fold cross-validation of {workbook}; nothing was written.")
 
 
 def _row(sheet, label, m, gap="", seconds=None, split=False):

@@ -65,10 +65,14 @@ def fit_sheet(job: tuple) -> tuple:
 
 def fit_sheets(sheets: list[SheetData], settings: dict,
                progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
-    """Fit each sheet's training rows, side by side, a process per core (the sheets are independent); in turn
-    where forking is not available. Workers are killed, never orphaned, when the parent stops."""
-    jobs = [(s.name, s.model, *s.train_data(), s.W, settings) for s in sheets]
-    steps = GradientFit(**settings).steps()
+    """Fit each sheet's training rows, side by side (the sheets are independent)."""
+    return run_fits([(s.name, s.model, *s.train_data(), s.W, settings) for s in sheets], progress)
+
+
+def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
+    """fit_sheet on each job, a process per core; in turn where forking is not available. Workers are killed,
+    never orphaned, when the parent stops."""
+    steps = GradientFit(**jobs[0][-1]).steps() if jobs else 0
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         outcomes = []

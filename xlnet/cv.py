@@ -1,0 +1,80 @@
+"""`xlnet fit --cv K`: k-fold cross-validated scores of each model sheet, so settings can be compared honestly.
+
+The rows of the sheet (all of them: a validation mark is ignored) are split into K seeded folds; each fold is
+predicted by a fit on the other K-1 from fresh random starts (never the workbook's own parameters, which have
+seen every row). Nothing is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .dataset import open_package, read_sheet, read_spec
+from .errors import XlnetError
+from .estimator import GradientFit
+from .fit import run_fits
+from .net import SHEETS
+
+
+@dataclass
+class CVResult:
+    sheet: str
+    score_name: str            # accuracy or r2
+    scores: list[float]        # one per fold, on its held-out rows
+    losses: list[float]
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.scores))
+
+    @property
+    def score_sd(self) -> float:
+        return float(np.std(self.scores, ddof=1)) if len(self.scores) > 1 else 0.0
+
+    @property
+    def loss(self) -> float:
+        return float(np.mean(self.losses))
+
+
+def folds(n: int, k: int, seed: int | None) -> list[np.ndarray]:
+    """K disjoint index sets covering 0..n-1, seeded (a stream of their own)."""
+    order = np.random.default_rng(None if seed is None else [seed, 2]).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, k)]
+
+
+def score(task: str, prediction: np.ndarray, y: np.ndarray) -> float:
+    if task == "binary":
+        return float(np.mean((prediction > 0.5) == (y == 1)))
+    return float(1 - np.sum((prediction - y) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def cross_validate(path: str | Path, k: int, *, sheets: tuple[str, ...] = SHEETS,
+                   progress: Callable[[int], None] = lambda _: None, **settings) -> list[CVResult]:
+    if not (isinstance(k, int) and k >= 2):
+        raise XlnetError(f"--cv must be a whole number of folds, 2 or more, not {k!r}.")
+    GradientFit(**settings)
+    with open_package(path) as pkg:
+        spec = read_spec(pkg)
+        read = [read_sheet(pkg, name, spec) for name in sheets]
+    n = len(read[0].y)
+    if k > n:
+        raise XlnetError(f"--cv {k} is more folds than the sheet's {n} rows.")
+    parts = folds(n, k, settings.get("random_state"))
+    rng = np.random.default_rng(settings.get("random_state"))
+    jobs, where = [], []
+    for sheet in read:
+        for i, held in enumerate(parts):
+            keep = np.setdiff1d(np.arange(n), held)
+            W0 = rng.uniform(-0.5, 0.5, sheet.model.n_params)
+            jobs.append((sheet.name, sheet.model, sheet.X[keep], sheet.y[keep], W0, settings))
+            where.append((sheet, held))
+    outcomes = run_fits(jobs, progress)
+    results = {s.name: CVResult(s.name, "accuracy" if spec.task == "binary" else "r2", [], []) for s in read}
+    for (sheet, held), (W, *_rest) in zip(where, outcomes):
+        env = sheet.model.evaluate(sheet.X[held], sheet.y[held], W)
+        results[sheet.name].scores.append(score(spec.task, np.asarray(env[sheet.model.prediction]), sheet.y[held]))
+        results[sheet.name].losses.append(float(env["loss"]))
+    return list(results.values())
