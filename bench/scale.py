@@ -1,0 +1,57 @@
+"""Build, fit, compare and predict Titanic-like CSVs of growing size: wall time and peak memory per command.
+
+    python bench/scale.py [--rows 10000 100000] [--keep DIR]
+
+The CSVs are made by scripts/make_large_csv.py (resampled passengers). Each command runs as its own process
+under GNU time, so its peak RSS is its own. Prints, per size: seconds, peak MiB, the file size, the losses
+reached, and the time per 1,000 rows (flat = linear growth).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(args: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak MiB, stdout) of one command."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", *args], capture_output=True, text=True, check=True)
+    seconds, kib = done.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(kib) / 1024, done.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--keep", type=Path, help="Keep the CSVs and workbooks in this folder.")
+    args = ap.parse_args()
+    xlnet = [sys.executable, "-m", "xlnet"]
+    print(f"{'rows':>9} {'command':<8}{'s':>9}{'MiB':>8}{'s/1k rows':>11}  notes")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in args.rows:
+            csv, book, new = folder / f"t{n}.csv", folder / f"t{n}.xlsx", folder / f"new{n}.csv"
+            subprocess.run([sys.executable, str(ROOT / "scripts" / "make_large_csv.py"), str(n), str(csv)], check=True)
+            subprocess.run([sys.executable, str(ROOT / "scripts" / "make_large_csv.py"), str(n), str(new),
+                            "--seed", "1"], check=True)
+            runs = [("build", [*xlnet, "build", str(csv), "--out", str(book), "--force"]),
+                    ("fit", [*xlnet, "fit", str(book), "--quiet"]),
+                    ("compare", [*xlnet, "compare", str(book), "--quiet"]),
+                    ("predict", [*xlnet, "predict", str(book), str(new), "--out", str(folder / "p.csv"), "--force"])]
+            for name, command in runs:
+                seconds, mib, out = timed(command)
+                note = ""
+                if name == "build":
+                    note = f"file {book.stat().st_size / 2**20:.1f} MiB"
+                if name == "fit":
+                    note = "losses " + " ".join(line.split()[2] for line in out.splitlines()[1:4])
+                print(f"{n:>9} {name:<8}{seconds:>9.1f}{mib:>8.0f}{seconds / n * 1000:>11.3f}  {note}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
