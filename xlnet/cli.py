@@ -311,6 +311,46 @@ def _cross_validate(workbook, k, sheets, bar, settings) -> None:
     click.echo(f"{k}-fold cross-validation of {workbook}; nothing was written.")
 
 
+@cli.group()
+def lesson():
+    """The lessons as live workbooks."""
+
+
+@lesson.command("sgd")
+@click.option("--out", default="sgd.xlsx", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--steps", default=100, show_default=True, type=int, help="Rows of gradient descent.")
+@click.option("--lr", default=0.1, show_default=True, type=float, help="The learning rate (a cell: change it there).")
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the points and the mini-batches.")
+@click.option("--batch-size", type=int, help="Rows per step, from a fixed seeded permutation (default: all).")
+@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam")), default="sgd", show_default=True)
+@click.option("--model", type=click.Choice(("line", "quadratic")), default="line", show_default=True,
+              help="y = a1·x + a2 (the 2019 lesson) or a1·x² + a2·x + a3 (lesson 3's quadratic).")
+@click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
+@reports_errors
+def lesson_sgd(out, steps, lr, seed, batch_size, optimizer, model, force):
+    """Gradient descent you can watch: every step a row of formulas, no macros.
+
+    \b
+    Example:
+        xlnet lesson sgd --out sgd.xlsx
+        xlnet lesson sgd --batch-size 10 --optimizer adam --out adam.xlsx
+    """
+    from .lesson import build_lesson
+
+    s = build_lesson(out, steps=steps, lr=lr, seed=seed, batch_size=batch_size, optimizer=optimizer, model=model,
+                     force=force)
+    first, last = s.rows[0]["loss"], s.rows[-1]["loss"]
+    params = ", ".join(f"a{i + 1} = {s.rows[-1][p]:.4f}" for i, p in enumerate(s.plan.params))
+    click.echo(f"{s.plan.optimizer}, lr {lr:g}: loss {first:.6f} at step 0, {last:.6g} at step {steps} ({params}); "
+               f"the least-squares loss is {s.optimum:.6f}.")
+    if s.within_1pct is not None:
+        click.echo(f"Within 1 % of it from step {s.within_1pct}.")
+    if s.diverged:
+        click.echo(f"Warning: the descent diverges: the loss grows from {first:.6g} to {last:.6g}; lower --lr.",
+                   err=True)
+    click.echo(f"Wrote {s.out}")
+
+
 def _row(sheet, label, m, gap="", seconds=None, split=False):
     value = "" if m is None else loss(m["train_loss"], 14).strip()
     extra = ""

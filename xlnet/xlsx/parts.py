@@ -286,16 +286,24 @@ def _axis(ax: int, cross: int, pos: str, title: str, lo: float | None = None, hi
             f'<c:crossAx val="{cross}"/><c:crosses val="autoZero"/><c:crossBetween val="midCat"/></c:valAx>')
 
 
-def line_chart(title: str, series: list[tuple[str, str, str]], x_title: str, y_title: str,
+def _series_look(i: int, points: bool) -> str:
+    colour = COLOURS[i % len(COLOURS)]
+    if points:
+        return (f'<c:spPr><a:ln w="19050"><a:noFill/></a:ln></c:spPr><c:marker><c:symbol val="circle"/>'
+                f'<c:size val="4"/><c:spPr><a:solidFill><a:srgbClr val="{colour}"/></a:solidFill></c:spPr></c:marker>')
+    return (f'<c:spPr><a:ln w="22225"><a:solidFill><a:srgbClr val="{colour}"/></a:solidFill></a:ln></c:spPr>'
+            '<c:marker><c:symbol val="none"/></c:marker>')
+
+
+def line_chart(title: str, series: list[tuple], x_title: str, y_title: str,
                y_range: tuple[float, float] | None = None) -> bytes:
-    """A scatter chart with straight lines: (name ref, x ref, y ref) per series."""
+    """A scatter chart: (name ref, x ref, y ref[, points]) per series, a line unless `points`."""
     sers = "".join(
-        f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/><c:tx><c:strRef><c:f>{escape(name)}</c:f></c:strRef></c:tx>'
-        f'<c:spPr><a:ln w="22225"><a:solidFill><a:srgbClr val="{COLOURS[i % len(COLOURS)]}"/></a:solidFill></a:ln>'
-        '</c:spPr><c:marker><c:symbol val="none"/></c:marker>'
-        f'<c:xVal><c:numRef><c:f>{escape(x)}</c:f></c:numRef></c:xVal>'
-        f'<c:yVal><c:numRef><c:f>{escape(y)}</c:f></c:numRef></c:yVal><c:smooth val="0"/></c:ser>'
-        for i, (name, x, y) in enumerate(series))
+        f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/><c:tx><c:strRef><c:f>{escape(s[0])}</c:f></c:strRef></c:tx>'
+        + _series_look(i, len(s) > 3 and s[3])
+        + f'<c:xVal><c:numRef><c:f>{escape(s[1])}</c:f></c:numRef></c:xVal>'
+        f'<c:yVal><c:numRef><c:f>{escape(s[2])}</c:f></c:numRef></c:yVal><c:smooth val="0"/></c:ser>'
+        for i, s in enumerate(series))
     lo, hi = y_range if y_range else (None, None)
     return XML_HEAD + (f'<c:chartSpace xmlns:c="{C_NS}" xmlns:a="{A_NS}" xmlns:r="{R_NS}">'
             '<c:roundedCorners val="0"/>'

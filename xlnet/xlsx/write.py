@@ -88,6 +88,7 @@ class Writer:
         self.names: list[tuple[str, str, int | None, bool]] = []
         self.overrides: dict[str, str] = {}
         self.sheet_rels: dict[str, list] = {}
+        self.pending: dict[str, bytes] = {}
         self.active = 0
 
     def style(self, style: Style) -> int:
@@ -104,24 +105,27 @@ class Writer:
         self.names.append((name, text, local, hidden))
 
     def charts(self, stream: SheetStream, charts: list[bytes], anchors: list[tuple[int, int, int, int]]) -> None:
-        """Charts on a sheet still open for writing (its drawing is linked when it closes)."""
+        """Charts on a sheet still open for writing (its drawing is linked when it closes; the parts are
+        written by `close`, as a zip takes one member at a time)."""
         n = len([p for p in self.overrides if p.startswith("xl/drawings/")]) + 1
         drawing = f"xl/drawings/drawing{n}.xml"
         rels = []
         for i, chart in enumerate(charts):
             k = len([p for p in self.overrides if p.startswith("xl/charts/")]) + 1
             part = f"xl/charts/chart{k}.xml"
-            self.zip.writestr(part, chart)
+            self.pending[part] = chart
             self.overrides[part] = parts.CT["chart"]
             rels.append((f"rId{i + 1}", parts.REL["chart"], f"../charts/chart{k}.xml"))
-        self.zip.writestr(drawing, parts.drawing([(*a, f"rId{i + 1}") for i, a in enumerate(anchors)]))
-        self.zip.writestr(f"xl/drawings/_rels/drawing{n}.xml.rels", parts.relationships(rels))
+        self.pending[drawing] = parts.drawing([(*a, f"rId{i + 1}") for i, a in enumerate(anchors)])
+        self.pending[f"xl/drawings/_rels/drawing{n}.xml.rels"] = parts.relationships(rels)
         self.overrides[drawing] = parts.CT["drawing"]
         stream.drawing_rid = "rId1"
         self.sheet_rels[stream.part] = [("rId1", parts.REL["drawing"], f"../drawings/drawing{n}.xml")]
 
     def close(self) -> None:
         z = self.zip
+        for part, data in self.pending.items():
+            z.writestr(part, data)
         for part, rels in self.sheet_rels.items():
             folder, file = part.rsplit("/", 1)
             z.writestr(f"{folder}/_rels/{file}.rels", parts.relationships(rels))
