@@ -144,7 +144,9 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
     template: dict[int, str] = {}
     fixed_cells: dict[tuple[int, int], object] = {}
     differ: list[str] = []
-    wanted_fixed = set(probe.param_cells())
+    param_rows: dict[int, list[int]] = {}
+    for c, r in probe.param_cells():
+        param_rows.setdefault(r, []).append(c)
     n = 0
     for r, cells in pkg.rows(name):
         if r < FIRST_ROW:
@@ -161,9 +163,9 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
             continue
         if split is None:
             raise XlnetError(f"{where} has no header row {HEADER_ROW}; rebuild the workbook with `xlnet build`.")
-        for key in wanted_fixed:
-            if key[1] == r and key[0] in cells:
-                fixed_cells[key] = cells[key[0]]
+        for c in param_rows.get(r, ()):
+            if c in cells:
+                fixed_cells[(c, r)] = cells[c]
         if r != FIRST_ROW + n or not any(c in cells for c in data_cols):
             continue  # rows below the data (a user's notes) are not data
         n += 1

@@ -53,6 +53,13 @@ def one_blas_thread() -> None:
                     break
 
 
+_JOBS: list[tuple] = []
+
+
+def _fit_job(i: int) -> tuple:
+    return fit_sheet(_JOBS[i])
+
+
 def fit_sheet(job: tuple) -> tuple:
     """One sheet's fit, in a worker process: (W, loss curve, iterations, seconds)."""
     name, model, X, y, W0, settings = job
@@ -80,16 +87,19 @@ def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None
             outcomes.append(fit_sheet(job))
             progress(steps)
         return outcomes
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)
-    try:
+    global _JOBS
+    _JOBS = jobs  # the forked workers inherit the jobs: only their numbers go through the pipe, so a worker
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)  # that fails cannot
+    try:                                                                  # leave a large task stuck in it
         outcomes = []
-        for outcome in pool.imap(fit_sheet, jobs):
+        for outcome in pool.imap(_fit_job, range(len(jobs))):
             outcomes.append(outcome)
             progress(steps)
         return outcomes
     finally:
         pool.terminate()
         pool.join()
+        _JOBS = []
 
 
 def diagnose(sheet: SheetData, where: str) -> None:

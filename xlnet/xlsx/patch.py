@@ -49,6 +49,7 @@ class Patch:
     def __init__(self, pkg: Package):
         self.pkg = pkg
         self.new: dict[str, bytes] = {}        # part -> content (new or replacing)
+        self._new_sheets: dict[str, str] = {}  # name -> part of the sheets this patch adds
         self.streamed: dict[str, object] = {}  # part -> function(source stream, out stream)
         self.removed: set[str] = set()
         self.workbook = copy.deepcopy(pkg.workbook)
@@ -142,7 +143,6 @@ class Patch:
         self._override(part, parts.CT["sheet"])
         self._define(self._marker(key), parts.sheet_ref(name, "$A$1"))
         self.new[part] = b""
-        self._new_sheets = getattr(self, "_new_sheets", {})
         self._new_sheets[name] = part
         return name
 
