@@ -16,9 +16,9 @@ from .xlsx.safety import terminate_like_interrupt
 def reports_errors(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        terminate_like_interrupt()
         try:
-            return f(*args, **kwargs)
+            with terminate_like_interrupt():
+                return f(*args, **kwargs)
         except XlnetError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:

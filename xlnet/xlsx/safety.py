@@ -186,8 +186,21 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled as Ctrl-C is: temporary files are removed on the way out."""
 
 
-def terminate_like_interrupt() -> None:
+@contextlib.contextmanager
+def terminate_like_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM ends it as Ctrl-C does (cleaning up); a process forked meanwhile just exits."""
+    owner = os.getpid()
+
     def handler(signum, frame):
+        if os.getpid() != owner:
+            os._exit(128 + signum)
         raise Terminated()
-    with contextlib.suppress(ValueError):  # not the main thread
-        signal.signal(signal.SIGTERM, handler)
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
