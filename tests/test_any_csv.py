@@ -196,3 +196,10 @@ def test_a_workbook_of_xlnet_0_1_still_fits_and_compares(tmp_path):
     assert r.exit_code == 0, r.output
     assert all(v.loss() <= before[k] for k, v in read_sheets(old).items())
     assert openpyxl.load_workbook(old).sheetnames[-2:] == ["xlnet history", "xlnet curves"]
+
+
+def test_a_constant_continuous_target_is_refused(tmp_path):
+    (tmp_path / "c.csv").write_text("y,x\n5,1.5\n5,2.5\n5,3.5\n")
+    r = run("build", tmp_path / "c.csv", "--target", "y", "--out", tmp_path / "c.xlsx")
+    assert (r.exit_code, r.output) == (1, f"Error: {tmp_path / 'c.csv'}: every y kept is 5; a constant target has "
+                                          "nothing to learn, and its R² would divide by zero in the sheet.\n")

@@ -281,6 +281,10 @@ def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
             label = c.feature_labels()[0]
             raise XlnetError(f"{source}: every {c.name} kept is 0, so {label} = {c.name}/MAX({c.name}) would divide "
                              f"by zero; xlnet needs at least one {c.name} above 0.")
+    y = target_values(frame, spec)
+    if spec.task == "continuous" and np.ptp(y) == 0:
+        raise XlnetError(f"{source}: every {spec.target} kept is {y[0]:g}; a constant target has nothing to learn, "
+                         "and its R² would divide by zero in the sheet.")
     return frame
 
 
