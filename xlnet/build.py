@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import (EMBEDDED, check_valid_pct, table_from_frame, Frame, Table, check_columns, clean, read_table, target_values, type_table,
-                   validation_split)
+from .data import (EMBEDDED, Frame, Table, check_columns, check_valid_pct, clean, read_table, table_from_frame,
+                   target_values, type_table, validation_split)
 from .errors import XlnetError
 from .features import feature_matrix, features, value_columns
 from .layout import MAX_ROWS
@@ -15,8 +15,7 @@ from .lessons import titanic
 from .net import build_models, starting_params
 from .sheets import write_data_sheet, write_model_sheet, write_spec_sheet
 from .spec import MISSING_CHOICES, Spec, infer, read_spec_file, spec_from_file
-from .xlsx.safety import exclusive, os_error, replacing
-from .xlsx.write import Writer
+from .xlsx.write import new_workbook
 
 
 @dataclass
@@ -116,17 +115,11 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
         if W.size != models[name].n_params:
             raise XlnetError(f"{name}: {W.size} parameters given, the sheet has {models[name].n_params}.")
         theta[name] = W
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise os_error(out, e, "write") from None
-    with exclusive(out), replacing(out) as tmp:
-        w = Writer(tmp)
+    with new_workbook(out) as w:
         for name, model in models.items():
             write_model_sheet(w, spec, model, env, theta[name])
         write_data_sheet(w, table)
         write_spec_sheet(w, spec)
-        w.close()
     X = feature_matrix(spec, env)
     y = env[spec.target]
     metrics = {}

@@ -9,8 +9,7 @@ import numpy as np
 from .build import check_out
 from .errors import XlnetError
 from .lessons import sgd
-from .xlsx.safety import exclusive, os_error, replacing
-from .xlsx.write import Writer
+from .xlsx.write import new_workbook
 
 
 @dataclass
@@ -48,12 +47,6 @@ def build_lesson(out: str | Path = "sgd.xlsx", *, steps: int = 100, lr: float = 
     losses = np.array([r["loss"] for r in rows])
     within = next((i for i, v in enumerate(losses) if v <= 1.01 * optimum), None)
     diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise os_error(out, e, "write") from None
-    with exclusive(out), replacing(out) as tmp:
-        w = Writer(tmp)
+    with new_workbook(out) as w:
         sgd.write(w, plan, data, inputs, seed)
-        w.close()
     return LessonSummary(out, plan, rows, optimum, within, diverged)

@@ -6,6 +6,7 @@ strings, styles, defined names, charts, and the workbook's calculation settings.
 """
 from __future__ import annotations
 
+import contextlib
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from openpyxl.writer.theme import theme_xml
 from . import parts
 from .parts import NS, R_NS, XML_HEAD, Formula, SharedStrings, Style, Styles, cell_xml, escape, quoteattr
 from .read import letters
+from .safety import exclusive, os_error, replacing
 
 DOC_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 BUFFER = 1 << 16
@@ -180,4 +182,18 @@ class Writer:
         z.close()
 
 
-__all__ = ["Writer", "SheetStream", "Formula", "Style"]
+@contextlib.contextmanager
+def new_workbook(out: str | Path):
+    """A Writer for a new workbook at `out`: its folder made, the file locked and replaced atomically."""
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise os_error(out, e, "write") from None
+    with exclusive(out), replacing(out) as tmp:
+        w = Writer(tmp)
+        yield w
+        w.close()
+
+
+__all__ = ["Writer", "new_workbook", "SheetStream", "Formula", "Style"]
