@@ -4,7 +4,8 @@
 
 The CSVs are made by scripts/make_large_csv.py (resampled passengers). Each command runs as its own process
 under GNU time, so its peak RSS is its own. Prints, per size: seconds, peak MiB, the file size, the losses
-reached, and the time per 1,000 rows (flat = linear growth).
+reached (and the linear sheet's against its least-squares optimum), and the time per 1,000 rows (flat = linear
+growth). `--rows 1000000` runs a million.
 """
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def main() -> None:
                     note = f"file {book.stat().st_size / 2**20:.1f} MiB"
                 if name == "fit":
                     note = "losses " + " ".join(line.split()[2] for line in out.splitlines()[1:4])
+                if name == "compare":  # the linear sheet's fitted loss against its least-squares optimum
+                    rows = {" ".join(line.split()[:2]): line.split() for line in out.splitlines()}
+                    fitted, best = float(rows["linear workbook"][2]), float(rows["linear least"][3])
+                    note = f"linear / least squares - 1 = {fitted / best - 1:.1e}"
                 print(f"{n:>9} {name:<8}{seconds:>9.1f}{mib:>8.0f}{seconds / n * 1000:>11.3f}  {note}", flush=True)
 
 

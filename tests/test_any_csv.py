@@ -181,7 +181,7 @@ def test_one_vs_rest_with_positive_and_r2_for_continuous(tmp_path):
     s = build(PENGUINS, tmp_path / "b.xlsx", target="body_mass_g", valid_pct=0.2)
     r = run("compare", s.out, "--json", "--model", "linear")
     (lin,) = json.loads(r.output)
-    assert set(lin["workbook"]) == {"train_loss", "valid_loss", "train_r2", "valid_r2"}
+    assert set(lin["workbook"]) == {"train_loss", "valid_loss", "train_r2", "valid_r2", "objective"}
     assert {"sheet", "workbook", "xlnet", "optimum", "gap_percent", "cached_loss"} <= set(lin)
     assert lin["xlnet"]["train_r2"] > 0.8
 

@@ -27,7 +27,7 @@ def check_against_numpy(path, libreoffice, tmp_path):
     losses = {}
     for name, sheet in read_sheets(path).items():
         model, n, at = sheet.model, len(sheet.y), sheet.layout
-        expected = model.evaluate(sheet.X, sheet.y, sheet.W, sheet.sets)
+        expected = model.evaluate(sheet.X, sheet.y, sheet.W, sheet.sets, sheet.weight_decay)
         for app, values in apps.items():
             ws = values[name]
             for column in model.column_names:
@@ -40,7 +40,7 @@ def check_against_numpy(path, libreoffice, tmp_path):
             for metric in model.metrics(at.split):
                 c, r = at.metric_at[metric]
                 assert ws.cell(r, c).value == pytest.approx(float(expected[metric]), rel=RTOL), (app, name, metric)
-        c, r = at.loss_cell_at
+        c, r = at.metric_at["train_loss"]
         losses[name] = apps["LibreOffice"][name].cell(r, c).value
     return losses
 

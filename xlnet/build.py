@@ -18,6 +18,10 @@ from .spec import MISSING_CHOICES, Spec, infer, read_spec_file, spec_from_file
 from .xlsx.write import new_workbook
 
 
+DEFAULT_VALID_PCT = 0.2
+MIN_ROWS_TO_VALIDATE = 50
+
+
 @dataclass
 class BuildSummary:
     source: Path
@@ -83,18 +87,20 @@ def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None) -> dict:
 
 
 def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
-          seed: int | None = 42, missing: str = "drop", valid_pct: float = 0.0, force: bool = False,
+          seed: int | None = 42, missing: str = "drop", valid_pct: float | None = None, force: bool = False,
           params: dict | None = None, target: str | None = None, spec_file: str | Path | None = None,
           loss: str | None = None, hidden: int | None = None, **options) -> BuildSummary:
     """Read the CSV (a path, or a pandas DataFrame), make or read the spec, write the workbook; `params` overrides
-    the random start."""
+    the random start. `valid_pct` None: the default (DEFAULT_VALID_PCT for a table of MIN_ROWS_TO_VALIDATE rows or
+    more with a named target, so a fit can choose what generalises; none for the lesson's preset)."""
     frame_given = hasattr(csv_path, "columns")
     source = Path("DataFrame") if frame_given else Path(csv_path) if csv_path else EMBEDDED
     out = Path(out)
     check_out(out, force)
     if missing not in MISSING_CHOICES:
         raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
-    check_valid_pct(valid_pct)
+    if valid_pct is not None:
+        check_valid_pct(valid_pct)
     lesson = target is None and spec_file is None
     if frame_given:
         table = table_from_frame(csv_path)
@@ -105,6 +111,8 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
                            empty_hint=titanic.EMPTY_HINT if lesson else "")
     spec = make_spec(table, target=target, spec_file=spec_file, missing=missing, loss=loss, hidden=hidden, **options)
     frame = clean(type_table(table, spec), spec, source)
+    if valid_pct is None:
+        valid_pct = DEFAULT_VALID_PCT if spec.preset != "lesson" and len(frame) >= MIN_ROWS_TO_VALIDATE else 0.0
     sets = validation_split(len(frame), valid_pct, seed)
     env = model_env(spec, frame, sets)
     names = tuple(name for name, _ in features(spec))
@@ -124,7 +132,7 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
     y = env[spec.target]
     metrics = {}
     for name, model in models.items():
-        e = model.evaluate(X, y, theta[name], sets)
+        e = model.evaluate(X, y, theta[name], sets, spec.weight_decay or 0.0)
         metrics[name] = {k: float(e[k]) for k in model.metrics(sets is not None)}
     n_valid = 0 if sets is None else int((sets == "valid").sum())
     return BuildSummary(source, out, len(table), len(frame), len(names), n_valid, spec, frame.report, metrics)

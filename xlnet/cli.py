@@ -67,6 +67,15 @@ def model_option(f):
                         show_default=True, help="The model sheet.")(f)
 
 
+def _decay(ctx, param, value: str) -> float | str:
+    if value in ("auto", "sheet"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"auto, sheet or a number, not {value!r}") from None
+
+
 def fit_options(f):
     for option in reversed((
         click.option("--epochs", default=200, show_default=True, type=int, help="Adam epochs before L-BFGS."),
@@ -91,8 +100,9 @@ def cli():
 @click.option("--out", type=click.Path(dir_okay=False),
               help="The workbook to write [default: workbooks/titanic.xlsx for the lesson, else CSV-NAME.xlsx].")
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the random starting parameters.")
-@click.option("--valid-pct", default=0.0, show_default=True, type=float,
-              help="Fraction of the rows held out as a validation set (0: the lesson's layout).")
+@click.option("--valid-pct", type=float,
+              help="Fraction of the rows held out as a validation set [default: 0.2 with --target and 50 rows or "
+                   "more, so fit can choose what generalises; 0 for the lesson's layout].")
 @click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
 @spec_options
 @reports_errors
@@ -167,6 +177,12 @@ class LazyBar:
         self.total, self.quiet, self.done, self.bar = total, quiet or not sys.stderr.isatty(), 0, None
         self.start = time.monotonic()
 
+    def expect(self, total: int) -> None:
+        """The work turned out to be this many steps (a fit that tries several weight decays)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.length = total
+
     def __call__(self, steps: int) -> None:
         self.done += steps
         if self.quiet:
@@ -198,14 +214,19 @@ def _score_key(m: dict, which: str) -> str | None:
 @fit_options
 @click.option("--out", type=click.Path(), help="Write the fitted workbook here (default: in place).")
 @click.option("--cv", type=int, help="Report K-fold cross-validated scores instead, writing nothing.")
+@click.option("--weight-decay", default="auto", show_default=True, callback=_decay,
+              help="auto: with a validation set, the decay (of 0, 1e-4 ... 0.1) whose fit has the lowest "
+                   "validation loss; without one, the sheet's decay cell. sheet: that cell. Or a number.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @reports_errors
-def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, cv, quiet):
+def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, cv, weight_decay, quiet):
     """Fit the parameters of the workbook's model sheets and write them back.
 
     Reads the rows and the starting parameters from the workbook itself, so edits made
-    in Excel count. Only the parameter cells change, and xlnet's own history and curves
-    sheets; everything else in the workbook is kept as it is.
+    in Excel count. Only the parameter cells change (and the weight decay cell), and
+    xlnet's own history and curves sheets; everything else in the workbook is kept as it is.
+    With a validation set, new parameters are written only when their validation loss is
+    lower; without one, when the loss Solver minimises is.
 
     \b
     Example:
@@ -220,8 +241,9 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, cv, quiet)
     bar = LazyBar(GradientFit(**settings).steps() * len(sheets) * (cv or 1), quiet)
     try:
         if cv is not None:
-            return _cross_validate(workbook, cv, sheets, bar, settings)
-        results = fit_workbook(workbook, sheets=sheets, out=out, progress=bar, **settings)
+            return _cross_validate(workbook, cv, sheets, bar, {**settings, "weight_decay": weight_decay})
+        results = fit_workbook(workbook, sheets=sheets, out=out, progress=bar, weight_decay=weight_decay,
+                               **settings)
     finally:
         bar.close()
     split = "valid_loss" in results[0].after
@@ -236,9 +258,16 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, cv, quiet)
                  else f"{a[score]:>11.4f}" if score else "")
         click.echo(f"{r.sheet:<8}{loss(r.loss_before)}{loss(r.loss_after)}{extra}{r.iterations:>12}"
                    f"{r.seconds:>9.2f}")
+    decays = {r.sheet: r.weight_decay for r in results if "objective" in r.after}
+    if decays:
+        how = "chosen by the validation loss" if split and weight_decay == "auto" else "the sheet's" \
+            if weight_decay in ("auto", "sheet") else "as given"
+        click.echo(f"Weight decay ({how}): " + ", ".join(f"{k} {v:g}" for k, v in decays.items()))
     for r in results:
         if not r.improved:
-            click.echo(f"{r.sheet}: the fit was no better than the workbook's parameters; they were left as they were.")
+            on = " on the validation set" if split else ""
+            click.echo(f"{r.sheet}: the fit was no better{on} than the workbook's parameters; they were left as "
+                       "they were.")
     click.echo(f"Wrote {out or workbook}")
 
 
@@ -352,7 +381,7 @@ def lesson_sgd(out, steps, lr, seed, batch_size, optimizer, model, force):
 
 
 def _row(sheet, label, m, gap="", seconds=None, split=False):
-    value = "" if m is None else loss(m["train_loss"], 14).strip()
+    value = "" if m is None else loss(m.get("objective", m["train_loss"]), 14).strip()
     extra = ""
     if split:
         keys = ["valid_loss"] + [k for k in (m or {}) if k.endswith(("accuracy", "r2"))]
@@ -378,7 +407,9 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
 
     The workbook's loss is that of the parameters now in it, as Excel Solver, LibreOffice,
     a hand edit or `xlnet fit` left them; xlnet's is what its solver reaches on the same
-    data, without writing it. gap % is how far the workbook's loss is above xlnet's.
+    data, without writing it. gap % is how far the workbook's loss is above xlnet's. The loss is
+    what the sheet's Solver cell minimises: the mean loss, plus the weight decay's penalty where
+    the sheet has one.
 
     \b
     Example:
@@ -411,7 +442,8 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
                 lo = r.libreoffice
                 click.echo(_row(r.sheet, f"LibreOffice {lo['engine']}", {"train_loss": lo["loss"]},
                                 seconds=lo["seconds"], split=False))
-            if r.cached_loss is not None and abs(r.cached_loss - r.workbook["train_loss"]) > 1e-9 * r.cached_loss:
+            now = r.workbook.get("objective", r.workbook["train_loss"])
+            if r.cached_loss is not None and abs(r.cached_loss - now) > 1e-9 * abs(r.cached_loss):
                 click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10f}; "
                            "recalculate the workbook to see the loss of its current parameters")
     problems = [r for r in results if r.problem]

@@ -2,7 +2,7 @@
 
 The rows of the sheet (all of them: a validation mark is ignored) are split into K seeded folds; each fold is
 predicted by a fit on the other K-1 from fresh random starts (never the workbook's own parameters, which have
-seen every row). Nothing is written.
+seen every row), at the sheet's weight decay (or the one given). Nothing is written.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 from .dataset import open_package, read_sheet, read_spec
 from .errors import XlnetError
 from .estimator import GradientFit
-from .fit import run_fits
+from .fit import check_weight_decay, run_fits
 from .net import SHEETS
 
 
@@ -52,10 +52,14 @@ def score(task: str, prediction: np.ndarray, y: np.ndarray) -> float:
 
 
 def cross_validate(path: str | Path, k: int, *, sheets: tuple[str, ...] = SHEETS,
-                   progress: Callable[[int], None] = lambda _: None, **settings) -> list[CVResult]:
+                   progress: Callable[[int], None] = lambda _: None, weight_decay: float | str = "sheet",
+                   **settings) -> list[CVResult]:
+    """`weight_decay`: a number, or the sheet's decay cell ("sheet"; "auto" means the same here: choosing the
+    decay inside each fold would need a validation set within it)."""
     if not (isinstance(k, int) and k >= 2):
         raise XlnetError(f"--cv must be a whole number of folds, 2 or more, not {k!r}.")
     GradientFit(**settings)
+    check_weight_decay(weight_decay)
     with open_package(path) as pkg:
         spec = read_spec(pkg)
         read = [read_sheet(pkg, name, spec) for name in sheets]
@@ -69,11 +73,13 @@ def cross_validate(path: str | Path, k: int, *, sheets: tuple[str, ...] = SHEETS
         for i, held in enumerate(parts):
             keep = np.setdiff1d(np.arange(n), held)
             W0 = rng.uniform(-0.5, 0.5, sheet.model.n_params)
-            jobs.append((sheet.name, sheet.model, sheet.X[keep], sheet.y[keep], W0, settings))
+            decay = sheet.weight_decay if weight_decay in ("auto", "sheet") else float(weight_decay)
+            jobs.append((sheet.name, sheet.model, sheet.X[keep], sheet.y[keep], W0,
+                         {**settings, "weight_decay": decay}))
             where.append((sheet, held))
     outcomes = run_fits(jobs, progress)
     results = {s.name: CVResult(s.name, "accuracy" if spec.task == "binary" else "r2", [], []) for s in read}
-    for (sheet, held), (W, *_rest) in zip(where, outcomes):
+    for (sheet, held), ((W, *_rest),) in zip(where, outcomes):
         env = sheet.model.evaluate(sheet.X[held], sheet.y[held], W)
         results[sheet.name].scores.append(score(spec.task, np.asarray(env[sheet.model.prediction]), sheet.y[held]))
         results[sheet.name].losses.append(float(env["loss"]))

@@ -7,8 +7,11 @@ cell instead of being fitted to a loss it does not compute.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
+import re
+from typing import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,8 @@ from .layout import FIRST_ROW, HEADER_ROW, SETS, SPEC_SHEET, SheetLayout
 from .lessons import titanic
 from .net import SHEETS, Model, build_models
 from .spec import Spec
-from .xlsx.read import Package, letters
+from .xlsx.parts import escape
+from .xlsx.read import NotPlain, Package, letters
 from .xlsx.safety import check_package, os_error
 
 ROW_TOKEN = "\x00"  # stands for the row number in a row's formula template
@@ -71,6 +75,7 @@ class SheetData:
     env: dict
     W: np.ndarray            # the parameter vector, in the model's order
     layout: SheetLayout
+    weight_decay: float = 0.0  # the sheet's weight decay cell (0 where it has none)
 
     @property
     def sets(self) -> np.ndarray | None:
@@ -84,13 +89,20 @@ class SheetData:
     def y(self) -> np.ndarray:
         return self.env[self.spec.target]
 
-    def metrics(self, W: np.ndarray | None = None) -> dict[str, float]:
-        """The summary cells: the training loss and score, and with a validation set the validation ones."""
-        env = self.model.evaluate(self.X, self.y, self.W if W is None else W, self.sets)
+    def metrics(self, W: np.ndarray | None = None, weight_decay: float | None = None) -> dict[str, float]:
+        """The summary cells: the training loss and score, with a validation set the validation ones, and the
+        objective (at the sheet's weight decay unless another is given)."""
+        decay = self.weight_decay if weight_decay is None else weight_decay
+        env = self.model.evaluate(self.X, self.y, self.W if W is None else W, self.sets, decay)
         return {name: float(env[name]) for name in self.model.metrics(self.sets is not None)}
 
     def loss(self, W: np.ndarray | None = None) -> float:
         return self.metrics(W)["train_loss"]
+
+    def objective(self, W: np.ndarray | None = None) -> float:
+        """What the sheet's Solver cell minimises: the training loss, plus the decay's penalty where it has one."""
+        m = self.metrics(W)
+        return m.get("objective", m["train_loss"])
 
     def train_rows(self) -> np.ndarray:
         return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"
@@ -148,7 +160,17 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
     for c, r in probe.param_cells():
         param_rows.setdefault(r, []).append(c)
     n = 0
-    for r, cells in pkg.rows(name):
+    pattern, fast_columns, shared = None, [], {}
+    fast: list[tuple] = []  # the value groups of each row matched whole, decoded column by column at the end
+    for r, cells, match in _rows(pkg, name, lambda: pattern, shared):
+        if match is not None and r == FIRST_ROW + n:  # a row just as xlnet wrote it: its formulas are the layout's
+            n += 1
+            fast.append(match.groups())
+            for column in columns:
+                values[column].append(FAST)
+            continue
+        if cells is None:
+            cells = pkg.row_cells(pkg.parse_rows(match.string)[0], r, shared)
         if r < FIRST_ROW:
             fixed_cells.update({(c, r): cell for c, cell in cells.items()})
             if r == HEADER_ROW:
@@ -160,6 +182,7 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
                 template = {at.col[k]: f for k, f in at.row_formulas(ROW_TOKEN).items()}
                 array_cols = {at.col[k] for k in at.array_columns}
                 data_cols = at.col_numbers
+                pattern, fast_columns = row_pattern(at)
             continue
         if split is None:
             raise XlnetError(f"{where} has no header row {HEADER_ROW}; rebuild the workbook with `xlnet build`.")
@@ -171,12 +194,7 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
         n += 1
         for column in columns:
             cell = cells.get(at.col[column])
-            v = None if cell is None else cell.value
-            ok, want = rules[column]
-            if not ok(v):
-                raise XlnetError(f"{where}, cell {letters(at.col[column])}{r} ({column}) holds {v!r}; "
-                                 f"it must be {want}.")
-            values[column].append(v)
+            values[column].append(None if cell is None else cell.value)
         row = str(r)
         for c, f in template.items():
             cell = cells.get(c)
@@ -191,11 +209,15 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
             fixed_cells.update({(c, r): cells[c] for c in array_cols if c in cells})
     if split is None or n == 0:
         raise XlnetError(f"{where} has no data rows from row {FIRST_ROW}.")
+    if fast:
+        values = _merge_fast(pkg, values, fast, fast_columns)
+    _check_values(values, rules, at, where)
     at = SheetLayout(spec, model, n, split)
     env = {}
     for column in columns:
-        numeric = column != "Set" and all(isinstance(v, float) for v in values[column])
-        env[column] = np.array(values[column], dtype=float if numeric else object)
+        v = values[column]
+        numeric = column != "Set" and (isinstance(v, np.ndarray) or all(isinstance(x, float) for x in v))
+        env[column] = np.asarray(v, dtype=float if numeric else object)
     if split and not (env["Set"] == "train").any():
         raise XlnetError(f"{where} has no row marked train in its Set column; mark some.")
     W = np.empty(model.n_params)
@@ -205,6 +227,13 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
         if not _is_number(v):
             raise XlnetError(f"{where}, parameter cell {letters(c)}{r} holds {v!r}; it must be a number.")
         W[i] = v
+    decay = 0.0
+    if at.decay_cell_at:
+        cell = fixed_cells.get(at.decay_cell_at)
+        decay = None if cell is None else (cell.value if cell.formula is None else cell.formula)
+        if not (_is_number(decay) and decay >= 0):
+            raise XlnetError(f"{where}, weight decay cell {letters(at.decay_cell_at[0])}{at.decay_cell_at[1]} holds "
+                             f"{decay!r}; it must be a number, 0 or more (0: no decay).")
     _check_names(pkg, name, at, where)
     for (c, r), formula in at.fixed_formulas().items():
         cell = fixed_cells.get((c, r))
@@ -223,7 +252,106 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
                          f"not be the ones the sheet computes: " + "; ".join(shown)
                          + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
     _check_data(spec, env, at, where)
-    return SheetData(name, spec, model, env, W, at)
+    return SheetData(name, spec, model, env, W, at, decay)
+
+
+def _rows(pkg: Package, name: str, pattern: Callable[[], re.Pattern | None], shared: dict) -> Iterator[tuple]:
+    """(row number, cells or None, match or None) of each row. A row that matches the sheet's row pattern (asked
+    for row by row: it is known once the header is read) comes as its match, unparsed; any other as its cells,
+    parsed lazily from the match's string. A sheet that raw_rows cannot scan comes cell by cell."""
+    try:
+        rows = pkg.raw_rows(name)
+        first = next(rows, None)
+    except NotPlain:
+        for r, cells in pkg.rows(name):
+            yield r, cells, None
+        return
+    r = 0
+    for raw in itertools.chain([first] if first is not None else [], rows):
+        p = pattern()
+        m = p.fullmatch(raw) if p is not None else None
+        if m is not None:
+            r = int(m[1])
+            yield r, None, m
+            continue
+        for element in pkg.parse_rows(raw):
+            r = int(element.get("r") or r + 1)
+            yield r, pkg.row_cells(element, r, shared), None
+
+
+def row_pattern(at: SheetLayout) -> tuple[re.Pattern, list[str]]:
+    """A data row just as xlnet writes it, as a regex over its bytes: each formula exactly (for that row's number),
+    any style, a cached value allowed; two groups (type, text) per value cell. Returns the value columns in the
+    order of their groups."""
+    formulas = at.row_formulas(ROW_TOKEN)
+    values = set(at.values) | ({"Set"} if at.split else set())
+    parts, columns = [rb'<row r="(\d+)"[^>]*>'], []
+    for name, c in sorted(at.col.items(), key=lambda item: item[1]):
+        head = b'<c r="' + letters(c).encode() + rb'\1"(?: s="\d+")?'
+        if name in formulas:
+            body = rb"\1".join(re.escape(piece.encode()) for piece in escape(formulas[name][1:]).split(ROW_TOKEN))
+            parts.append(head + rb'(?: t="\w+")?><f>' + body + rb"</f>(?:<v>[^<]*</v>)?</c>")
+        elif name in values:
+            parts.append(head + rb'(?:/>|(?: t="(\w+)")?><v>([^<]*)</v></c>)')
+            columns.append(name)
+        else:  # the rows of an array formula below its first
+            parts.append(head + rb'(?:/>|(?: t="\w+")?><v>[^<]*</v></c>)')
+    return re.compile(b"".join(parts) + b"</row>", re.S), columns
+
+
+FAST = object()  # a value still in the groups of its row's match
+
+
+def _merge_fast(pkg: Package, values: dict[str, list], fast: list[tuple], columns: list[str]) -> dict:
+    """The value columns, with the cells of the rows matched whole decoded into place: a column of plain numbers
+    in one numpy conversion (as a float array), any other value by value."""
+    out = {}
+    where_fast = np.array([v is FAST for v in values[columns[0]]]) if columns else None
+    for k, column in enumerate(columns):
+        kinds = [g[1 + 2 * k] for g in fast]
+        texts = [g[2 + 2 * k] for g in fast]
+        slow = [v for v in values[column] if v is not FAST]
+        if not any(kinds) and all(texts) and all(isinstance(v, float) for v in slow):
+            column_values = np.empty(len(where_fast))
+            column_values[where_fast] = np.array(texts).astype(float)
+            column_values[~where_fast] = slow
+            out[column] = column_values
+            continue
+        decoded = iter([_decode(pkg, kind, text) for kind, text in zip(kinds, texts)])
+        out[column] = [next(decoded) if v is FAST else v for v in values[column]]
+    return {**values, **out}
+
+
+def _decode(pkg: Package, kind: bytes | None, text: bytes | None):
+    """A value cell's value from its type and text (as Package.row_cells reads them)."""
+    if text is None:
+        return None
+    if kind is None or kind == b"n":
+        return float(text) if text else None
+    if kind == b"s":
+        return pkg.shared_strings[int(text)]
+    if kind == b"b":
+        return text in (b"1", b"true")
+    return text.decode()  # str, or an error's text: refused by the value rules either way
+
+
+def _check_values(values: dict[str, list], rules: dict, at: SheetLayout, where: str) -> None:
+    """Every value cell holds what its column must: the first cell (by row, then column) that does not is named.
+    Each distinct value is tested once."""
+    first_bad = None
+    for column, vals in values.items():
+        ok, want = rules[column]
+        if isinstance(vals, np.ndarray):
+            vals = vals.tolist()
+        if all(ok(v) for _, v in set(zip(map(type, vals), vals))):  # by type too: True would pass as 1.0
+            continue
+        i = next(i for i, v in enumerate(vals) if not ok(v))
+        if first_bad is None or i < first_bad[0]:
+            first_bad = (i, column, vals[i], want)
+    if first_bad is not None:
+        i, column, v, want = first_bad
+        raise XlnetError(f"{where}, cell {letters(at.col[column])}{FIRST_ROW + i} ({column}) holds {v!r}; "
+                         f"it must be {want}.")
 
 
 def _check_names(pkg: Package, name: str, at: SheetLayout, where: str) -> None:

@@ -15,10 +15,10 @@ SCREEN_ROWS = 2048  # on more training rows than this, the restarts are screened
 FINISH = 8          # ... and only the best this many (the workbook's own always among them) go on to L-BFGS
 
 
-def objective(model: Model, X: np.ndarray, y: np.ndarray):
+def objective(model: Model, X: np.ndarray, y: np.ndarray, weight_decay: float = 0.0):
     def f(W: np.ndarray, rows: np.ndarray | None):
         Xr, yr = (X, y) if rows is None else (X[rows], y[rows])
-        parts = [model.loss_and_grad(Xr, yr, W[i:i + CHUNK]) for i in range(0, len(W), CHUNK)]
+        parts = [model.loss_and_grad(Xr, yr, W[i:i + CHUNK], weight_decay) for i in range(0, len(W), CHUNK)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return f
 
@@ -34,7 +34,7 @@ class GradientFit:
 
     def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,
                  batch_size: int | None = None, lbfgs_iters: int = 1000, random_state: int | None = 0,
-                 progress: Callable[[int], None] | None = None):
+                 weight_decay: float = 0.0, progress: Callable[[int], None] | None = None):
         for name, value, low in (("epochs", epochs, 0), ("restarts", restarts, 1), ("lbfgs_iters", lbfgs_iters, 0)):
             if not isinstance(value, (int, np.integer)) or value < low:
                 raise XlnetError(f"--{name.replace('_', '-')} must be a whole number of at least {low}, "
@@ -43,31 +43,46 @@ class GradientFit:
             raise XlnetError(f"--lr must be a positive number, not {lr!r}.")
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
             raise XlnetError(f"--batch-size must be a whole number of at least 1, not {batch_size!r}.")
+        if not (isinstance(weight_decay, (int, float)) and 0 <= weight_decay < np.inf):
+            raise XlnetError(f"--weight-decay must be a number, 0 or more, or auto, not {weight_decay!r}.")
         if epochs == 0 and lbfgs_iters == 0:
             raise XlnetError("--epochs is 0 and so is the L-BFGS budget: nothing would be fitted.")
         self.epochs, self.lr, self.restarts = epochs, lr, restarts
         self.batch_size, self.lbfgs_iters, self.random_state = batch_size, lbfgs_iters, random_state
+        self.weight_decay = float(weight_decay)
         self.progress = progress or (lambda _: None)
 
-    def steps(self) -> int:
-        return self.epochs + self.lbfgs_iters
+    def steps(self, decays: int = 1) -> int:
+        return self.epochs + decays * self.lbfgs_iters
 
     def settings(self) -> dict:
         return {"epochs": self.epochs, "lr": self.lr, "restarts": self.restarts, "batch_size": self.batch_size,
-                "seed": self.random_state}
+                "seed": self.random_state, "weight_decay": self.weight_decay}
 
     def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
-        keep_freed_memory()
         start = time.perf_counter()
+        ((self.W_, self.loss_, self.loss_curve_, self.n_iter_),) = self._fit(model, X, y, W0, (self.weight_decay,))
+        self.seconds_ = time.perf_counter() - start
+        return self
+
+    def fit_path(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray,
+                 decays: tuple[float, ...]) -> list[tuple[np.ndarray, float, list[float], int]]:
+        """One fit per weight decay, in order, sharing the exploration: Adam's restarts run once (at the first
+        decay) and all go on to L-BFGS under it; each later decay starts L-BFGS from the bottoms of the best FINISH
+        basins of the one before (a warm path, as glmnet fits one). (W, objective, loss curve, iterations) each."""
+        return self._fit(model, X, y, W0, tuple(decays))
+
+    def _fit(self, model, X, y, W0, decays) -> list[tuple[np.ndarray, float, list[float], int]]:
+        keep_freed_memory()
         rng = np.random.default_rng(self.random_state)
         W0 = np.ravel(W0)
         restarts = 1 if model.convex else self.restarts
         W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (restarts - 1, model.n_params))])
-        f = objective(model, X, y)
+        f = objective(model, X, y, decays[0])
         screen, monitor = f, None
         if len(y) > SCREEN_ROWS and restarts > FINISH:
             sample = np.sort(rng.choice(len(y), SCREEN_ROWS, replace=False))
-            screen = objective(model, X[sample], y[sample])
+            screen = objective(model, X[sample], y[sample], decays[0])
             monitor = lambda W, losses: float(f(W[[int(np.argmin(losses))]], None)[0][0])
         W, curve = adam(screen, W, epochs=self.epochs, lr=self.lr, n_rows=min(len(y), SCREEN_ROWS) if monitor
                         else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
@@ -75,14 +90,16 @@ class GradientFit:
             losses = screen(W, None)[0]
             best = [i for i in np.argsort(losses) if i != 0][:FINISH - 1]
             W = W[[0] + best]
-        W, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
-        self.progress(self.lbfgs_iters - len(polish))
-        losses = model.evaluate(X, y, W)["loss"]
-        if not np.isfinite(losses).any():
-            raise XlnetError(f"the fit diverged: no restart ended with a finite loss; lower --lr (it is {self.lr:g}).")
-        best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
-        self.W_, self.loss_ = W[best], float(losses[best])
-        self.loss_curve_ = curve + polish
-        self.n_iter_ = len(curve) + len(polish)
-        self.seconds_ = time.perf_counter() - start
-        return self
+        out = []
+        for decay in decays:
+            f = objective(model, X, y, decay)
+            Wd, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
+            self.progress(self.lbfgs_iters - len(polish))
+            losses = f(Wd, None)[0]
+            if not np.isfinite(losses).any():
+                raise XlnetError(f"the fit diverged: no restart ended with a finite loss; lower --lr "
+                                 f"(it is {self.lr:g}).")
+            best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
+            out.append((Wd[best], float(losses[best]), curve + polish, len(curve) + len(polish)))
+            W = Wd[np.argsort(np.where(np.isfinite(losses), losses, np.inf))[:FINISH]]  # the next decay's starts
+        return out

@@ -7,6 +7,7 @@ import ctypes.util
 import multiprocessing
 import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,7 @@ from .xlsx.safety import check_not_open, exclusive, remove_stale_temps, target_o
 EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cause, not the learning rate
 LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
+DECAY_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # weight decays tried when the validation set chooses
 
 
 def _worker_start() -> None:
@@ -60,41 +62,85 @@ def _fit_job(i: int) -> tuple:
     return fit_sheet(_JOBS[i])
 
 
-def fit_sheet(job: tuple) -> tuple:
-    """One sheet's fit, in a worker process: (W, loss curve, iterations, seconds)."""
+def fit_sheet(job: tuple) -> list[tuple[np.ndarray, list[float], int, float]]:
+    """One sheet's fit at each of its weight decays (settings["weight_decay"]: one, or a tuple), in a worker
+    process: (W, loss curve, iterations, seconds) per decay."""
     name, model, X, y, W0, settings = job
+    decays = settings["weight_decay"] if isinstance(settings.get("weight_decay"), tuple) else None
     try:
-        fitter = GradientFit(**settings).fit(model, X, y, W0)
+        start = time.perf_counter()
+        if decays is None:
+            fitter = GradientFit(**settings).fit(model, X, y, W0)
+            return [(fitter.W_, fitter.loss_curve_, fitter.n_iter_, fitter.seconds_)]
+        fits = GradientFit(**{**settings, "weight_decay": decays[0]}).fit_path(model, X, y, W0, decays)
+        seconds = (time.perf_counter() - start) / len(decays)
+        return [(W, curve, n_iter, seconds) for W, _, curve, n_iter in fits]
     except XlnetError as e:
         raise XlnetError(f"sheet {name!r}: {e}") from None
-    return fitter.W_, fitter.loss_curve_, fitter.n_iter_, fitter.seconds_
 
 
-def fit_sheets(sheets: list[SheetData], settings: dict,
-               progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
-    """Fit each sheet's training rows, side by side (the sheets are independent)."""
-    return run_fits([(s.name, s.model, *s.train_data(), s.W, settings) for s in sheets], progress)
+def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int], None] = lambda _: None,
+               weight_decay: float | str = "auto") -> list[tuple]:
+    """Fit each sheet's training rows, side by side (the sheets and the decays tried are independent).
+
+    Returns, per sheet, its chosen (W, loss curve, iterations, seconds, weight decay)."""
+    tries = [decays_to_try(s, weight_decay) for s in sheets]
+    outcomes = run_fits([(s.name, s.model, *s.train_data(), s.W, {**settings, "weight_decay": d if len(d) > 1
+                          else d[0]}) for s, d in zip(sheets, tries)], progress)
+    chosen = []
+    for sheet, decays, fits in zip(sheets, tries, outcomes):
+        judged = [judge(sheet, W, decay) for (W, *_), decay in zip(fits, decays)]
+        i = int(np.argmin(judged))
+        W, curve, iterations, _ = fits[i]
+        chosen.append((W, curve, iterations, sum(f[3] for f in fits), decays[i]))
+    return chosen
+
+
+def decays_to_try(sheet: SheetData, weight_decay: float | str) -> tuple[float, ...]:
+    """`auto`: with a validation set, each of DECAY_GRID (the validation loss chooses); without one, the sheet's
+    own decay cell, as `sheet` always. A number: that decay. A sheet without a decay cell (the lesson's) has none."""
+    if not sheet.model.decay:
+        return (0.0,)
+    if weight_decay == "auto" and sheet.sets is not None:
+        return DECAY_GRID
+    if weight_decay in ("auto", "sheet"):
+        return (sheet.weight_decay,)
+    return (float(weight_decay),)
+
+
+def judge(sheet: SheetData, W: np.ndarray, weight_decay: float) -> float:
+    """What "better" means for a sheet's parameters: the validation loss where there is a validation set (a model
+    for rows not yet seen), else the objective the sheet's Solver cell minimises at that decay."""
+    m = sheet.metrics(W, weight_decay)
+    return m["valid_loss"] if "valid_loss" in m else m.get("objective", m["train_loss"])
+
+
+def check_weight_decay(weight_decay: float | str) -> None:
+    if weight_decay not in ("auto", "sheet"):
+        GradientFit(weight_decay=weight_decay)
 
 
 def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
     """fit_sheet on each job, a process per core; in turn where forking is not available. Workers are killed,
     never orphaned, when the parent stops."""
-    steps = GradientFit(**jobs[0][-1]).steps() if jobs else 0
+    steps = [GradientFit(epochs=j[-1].get("epochs", 200), lbfgs_iters=j[-1].get("lbfgs_iters", 1000)).steps(
+        len(j[-1]["weight_decay"]) if isinstance(j[-1].get("weight_decay"), tuple) else 1) for j in jobs]
+    getattr(progress, "expect", lambda total: None)(sum(steps))
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         outcomes = []
-        for job in jobs:
+        for job, n in zip(jobs, steps):
             outcomes.append(fit_sheet(job))
-            progress(steps)
+            progress(n)
         return outcomes
     global _JOBS
     _JOBS = jobs  # the forked workers inherit the jobs: only their numbers go through the pipe, so a worker
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)  # that fails cannot
     try:                                                                  # leave a large task stuck in it
         outcomes = []
-        for outcome in pool.imap(_fit_job, range(len(jobs))):
+        for outcome, n in zip(pool.imap(_fit_job, range(len(jobs))), steps):
             outcomes.append(outcome)
-            progress(steps)
+            progress(n)
         return outcomes
     finally:
         pool.terminate()
@@ -151,6 +197,7 @@ class SheetResult:
     params_: np.ndarray | None = None      # the parameters now in the sheet, in the model's order
     param_names: list[str] | None = None   # a readable name for each (its unit and feature)
     loss_curve_: np.ndarray | None = None  # (iteration, loss) pairs of the fit, from iteration 0 (the loss before)
+    weight_decay: float = 0.0              # the sheet's decay now (chosen by the validation set under "auto")
 
     @property
     def loss_before(self) -> float:
@@ -174,15 +221,18 @@ def check_outputs(path: Path, out: Path, macro_enabled: bool) -> None:
 
 
 def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, out: str | Path | None = None,
-                 **settings) -> list[SheetResult]:
+                 weight_decay: float | str = "auto", **settings) -> list[SheetResult]:
     """Fit each sheet's training rows from the workbook's own data and parameters; write back only what xlnet owns.
 
-    Two fits of one workbook serialise on an advisory lock, so neither's history is lost.
+    `weight_decay`: "auto" (chosen by the validation loss where there is a validation set; else the sheet's
+    decay cell) or a number, written to the decay cell. Two fits of one workbook serialise on an advisory lock,
+    so neither's history is lost.
     """
     path = Path(path)
     out = Path(out) if out else path
     progress = settings.pop("progress", None) or (lambda _: None)
     fitter = GradientFit(**settings)  # checks the settings before any work
+    check_weight_decay(weight_decay)
     check_not_open(path)
     if out != path:
         check_not_open(out)
@@ -195,7 +245,7 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, out: str
             read = [read_sheet(pkg, name, spec) for name in sheets]  # every sheet checked before any work
             for sheet in read:
                 diagnose(sheet, str(path))
-            outcomes = fit_sheets(read, settings, progress)
+            outcomes = fit_sheets(read, settings, progress, weight_decay)
             return _write_back(pkg, read, outcomes, fitter, out)
         finally:
             pkg.close()
@@ -205,19 +255,26 @@ def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: Gradi
                 ) -> list[SheetResult]:
     patch = Patch(pkg)
     results, records, curves = [], [], {}
-    for sheet, (W, curve, iterations, seconds) in zip(read, outcomes):
-        before, after = sheet.metrics(), sheet.metrics(W)
+    for sheet, (W, curve, iterations, seconds, decay) in zip(read, outcomes):
+        before, after = sheet.metrics(), sheet.metrics(W, decay)
         # Better by more than the spreadsheet's own rounding: the workbook stores W exactly (shortest repr).
-        improved = after["train_loss"] < before["train_loss"] * (1 - IMPROVEMENT)
+        improved = judge(sheet, W, decay) < judge(sheet, sheet.W, decay) * (1 - IMPROVEMENT)
         if improved:
-            patch.set_numbers(sheet.name, dict(zip(sheet.layout.param_cells(), map(float, W))))
+            cells = dict(zip(sheet.layout.param_cells(), map(float, W)))
+            if sheet.layout.decay_cell_at:
+                cells[sheet.layout.decay_cell_at] = float(decay)
+            patch.set_numbers(sheet.name, cells)
         else:
-            W, after = sheet.W, before
-        curves[sheet.name] = history.resample(curve, before["train_loss"])
+            W, after, decay = sheet.W, before, sheet.weight_decay
+        curves[sheet.name] = history.resample(curve, sheet.metrics(None, decay).get("objective", before["train_loss"]))
         results.append(SheetResult(sheet.name, before, after, iterations, seconds, improved, np.array(W, float),
-                                   sheet.layout.param_names(), np.column_stack(curves[sheet.name])))
-        records.append(history.FitRecord(sheet.name, "xlnet Adam + L-BFGS", fitter.settings(), before, after,
-                                         iterations, seconds, sheet.layout.param_names(), sheet.W, W, improved))
+                                   sheet.layout.param_names(), np.column_stack(curves[sheet.name]), decay))
+        settings = {**fitter.settings(), "weight_decay": decay}
+        names, old, new = sheet.layout.param_names(), sheet.W, W
+        if sheet.model.decay:  # the decay is recorded (and restored) beside the parameters
+            names, old, new = names + [history.DECAY], np.append(old, sheet.weight_decay), np.append(new, decay)
+        records.append(history.FitRecord(sheet.name, "xlnet Adam + L-BFGS", settings, before, after,
+                                         iterations, seconds, names, old, new, improved))
     try:
         history.record(patch, records, str(out))
     except history.HistoryFull as e:

@@ -28,6 +28,7 @@ class Cells(Protocol):
     def param_span(self, block: str, start: int, stop: int | None = None) -> str: ...
     def columns_row(self, names: tuple[str, ...]) -> str: ...
     def columns_all(self, names: tuple[str, ...]) -> str: ...
+    def summary_cell(self, name: str) -> str: ...
 
 
 def _add_grad(grads: dict, name: str, g: np.ndarray) -> None:
@@ -347,6 +348,31 @@ class AverageIf(Op):
         n = mask.sum()
         return (x * mask).sum(axis=-1) / n, lambda g, grads: _add_grad(
             grads, self.name, np.asarray(g)[..., None] * mask / n)
+
+
+class Objective(Op):
+    """What Solver minimises: the training loss plus weight decay times the sum of the squared parameters.
+
+    The decay is a cell of its own beside it (`weight_decay` in the env), so a user can set it and refit.
+    """
+
+    def __init__(self, blocks: tuple[str, ...], loss: str = "train_loss", decay: str = "weight_decay"):
+        self.blocks, self.loss, self.decay = blocks, loss, decay
+
+    def formula(self, at):
+        squares = ",".join(at.param_range(b) for b in self.blocks)
+        return f"{at.summary_cell(self.loss)}+{at.summary_cell(self.decay)}*SUMSQ({squares})"
+
+    def forward(self, env):
+        decay, W = env[self.decay], [env[b] for b in self.blocks]
+        penalty = sum((w * w).sum(axis=(-2, -1)) for w in W)
+
+        def backward(g, grads):
+            _add_grad(grads, self.loss, g)
+            if decay:
+                for name, w in zip(self.blocks, W):
+                    _add_grad(grads, name, 2 * decay * np.asarray(g)[..., None, None] * w)
+        return env[self.loss] + decay * penalty, backward
 
 
 def _rows(env: dict, which: str | None, n: int) -> np.ndarray:

@@ -39,6 +39,8 @@ def absolute(col: int, row: int) -> str:
 
 
 def metric_label(name: str, split: bool) -> str:
+    if name in ("objective", "weight_decay"):
+        return {"objective": "Objective:", "weight_decay": "Weight decay:"}[name]
     which, kind = name.split("_", 1)
     kind = SCORE_LABELS.get(kind, kind)
     if not split:
@@ -76,8 +78,11 @@ class SheetLayout:
         score = next(k for k in model.metrics(True) if k.startswith("train_") and k != "train_loss").split("_", 1)[1]
         self.metric_at = {"train_loss": (c, TITLE_ROW), "valid_loss": (c, TITLE_ROW + 1),
                           f"train_{score}": (c + 2, TITLE_ROW), f"valid_{score}": (c + 2, TITLE_ROW + 1)}
+        if model.decay:  # what Solver minimises, and the decay it adds, right of the scores
+            self.metric_at.update({"objective": (c + 4, TITLE_ROW), "weight_decay": (c + 4, TITLE_ROW + 1)})
         self.metrics = model.metrics(split)
-        self.loss_cell_at = self.metric_at["train_loss"]
+        self.loss_cell_at = self.metric_at["objective" if model.decay else "train_loss"]
+        self.decay_cell_at = self.metric_at.get("weight_decay")
         self.statistics = {self._stat_column(op): op for _, op in self.features
                            if op is not None and self._stat_column(op)}
         self.arrays = self._array_formulas()
@@ -103,6 +108,9 @@ class SheetLayout:
 
     def fixed_cell(self, name: str) -> str:
         return absolute(self.col[name], TITLE_ROW)
+
+    def summary_cell(self, name: str) -> str:
+        return absolute(*self.metric_at[name])
 
     def features_row(self) -> str:
         return self.columns_row(self.feature_names)
@@ -238,7 +246,7 @@ class SheetLayout:
             out[(c - 1, TITLE_ROW) if (c - 1, TITLE_ROW) not in out and c - 1 > 1
                 and not any(self.col[o] == c - 1 for o in self.statistics) else (c, TITLE_ROW + 1)] = label
         out.update({(c - 1, r): metric_label(name, self.split) for name, (c, r) in self.metric_at.items()
-                    if name in self.metrics})
+                    if name in self.metrics or name == "weight_decay"})
         out.setdefault((self.col[self.model.column_names[0]], TITLE_ROW), "Model")
         return out
 

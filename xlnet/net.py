@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formula import (Accuracy, Average, AverageIf, Col, Dense, LogLoss, MMult, Op, ReLU, RSquared, Sigmoid,
-                      Square, SumProduct)
+from .formula import (Accuracy, Average, AverageIf, Col, Dense, LogLoss, MMult, Objective, Op, ReLU, RSquared,
+                      Sigmoid, Square, SumProduct)
 from .spec import Spec
 
 SHEETS = ("linear", "nnet", "mmult")
@@ -41,6 +41,7 @@ class Model:
     target: str
     task: str = "binary"
     score_always: bool = True  # a score cell without a validation set too
+    decay: bool = False        # a weight decay cell, and an objective cell (loss + decay * sum of squares)
 
     @property
     def convex(self) -> bool:
@@ -67,36 +68,50 @@ class Model:
         return np.concatenate([blocks[b.name].reshape(*blocks[b.name].shape[:-2], -1) for b in self.blocks], -1)
 
     def metrics(self, split: bool) -> dict[str, Op]:
-        """The summary cells: the loss Solver minimises, and the loss and a score of each set."""
+        """The summary cells: the loss and a score of each set, and the objective Solver minimises."""
         score = Accuracy if self.task == "binary" else RSquared
         key = "accuracy" if self.task == "binary" else "r2"
         if not split:
-            return {"train_loss": Average("Loss"),
-                    **({f"train_{key}": score(self.prediction, self.target)} if self.score_always else {})}
-        return {"train_loss": AverageIf("Loss", "train"), "valid_loss": AverageIf("Loss", "valid"),
-                f"train_{key}": score(self.prediction, self.target, "train"),
-                f"valid_{key}": score(self.prediction, self.target, "valid")}
+            out = {"train_loss": Average("Loss"),
+                   **({f"train_{key}": score(self.prediction, self.target)} if self.score_always else {})}
+        else:
+            out = {"train_loss": AverageIf("Loss", "train"), "valid_loss": AverageIf("Loss", "valid"),
+                   f"train_{key}": score(self.prediction, self.target, "train"),
+                   f"valid_{key}": score(self.prediction, self.target, "valid")}
+        if self.decay:
+            out["objective"] = Objective(tuple(b.name for b in self.blocks))
+        return out
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, sets: np.ndarray | None = None) -> dict:
+    def evaluate(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, sets: np.ndarray | None = None,
+                 weight_decay: float = 0.0) -> dict:
         """Every model column, the loss and the metrics, as the sheet computes them."""
-        env = {"X": X, self.target: y, "Set": sets, **self.unpack(theta)}
+        env = {"X": X, self.target: y, "Set": sets, "weight_decay": weight_decay, **self.unpack(theta)}
         for name, op in self.columns:
             env[name] = op.value(env)
-        env.update({name: op.value(env) for name, op in self.metrics(sets is not None).items()})
+        for name, op in self.metrics(sets is not None).items():  # in order: the objective adds to the loss
+            env[name] = op.value(env)
         env["loss"] = env["train_loss"]
         return env
 
-    def loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean loss over the rows and its gradient, for parameters (..., n_params): one loss per leading index."""
+    def loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
+                      weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """The objective over the rows (the mean loss, plus the weight decay's penalty) and its gradient, for
+        parameters (..., n_params): one value per leading index."""
         blocks = self.unpack(theta)
-        env = {"X": X, self.target: y, **blocks}
+        env = {"X": X, self.target: y, "weight_decay": weight_decay, **blocks}
         backwards = []
         for name, op in self.columns:
             env[name], backward = op.forward(env)
             backwards.append((name, backward))
-        loss, backward = Average("Loss").forward(env)
+        env["train_loss"], mean_backward = Average("Loss").forward(env)
         grads: dict = {}
-        backward(np.ones_like(loss), grads)
+        if weight_decay:
+            loss, backward = Objective(tuple(blocks)).forward(env)
+            backward(np.ones_like(loss), grads)
+            mean_backward(grads.pop("train_loss"), grads)
+        else:
+            loss = env["train_loss"]
+            mean_backward(np.ones_like(loss), grads)
         for name, backward in reversed(backwards):
             if name in grads:
                 backward(grads.pop(name), grads)
@@ -114,11 +129,12 @@ def _tail(spec: Spec, z: str) -> tuple[tuple[tuple[str, Op], ...], str]:
 def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]:
     """The three model sheets for a spec; the lesson's preset keeps its plain sum of two ReLUs."""
     F, H, target = len(feature_names), spec.hidden, spec.target
+    decay = spec.weight_decay is not None
     fnames = tuple(feature_names)
     models = {}
     tail, pred = _tail(spec, "Linear")
     models["linear"] = Model("linear", (Block("W", (1, F), fnames),), (("Linear", SumProduct(0)),) + tail,
-                             pred, target, spec.task, spec.scores_without_split)
+                             pred, target, spec.task, spec.scores_without_split, decay)
     lin = tuple(f"Lin{k + 1}" for k in range(H))
     relu = tuple(f"ReLU{k + 1}" for k in range(H))
     for name, hidden, W, out_array in (
@@ -136,7 +152,7 @@ def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]
             z = "Out" if spec.loss == "logloss" else "Preds"
             columns += ((z, Dense(relu, "V", array=out_array)),)
         tail, pred = _tail(spec, z)
-        models[name] = Model(name, blocks, columns + tail, pred, target, spec.task, spec.scores_without_split)
+        models[name] = Model(name, blocks, columns + tail, pred, target, spec.task, spec.scores_without_split, decay)
     return models
 
 

@@ -54,16 +54,26 @@ def restore_workbook(path: str | Path, fit: int, *, before: bool = False,
                                                       and k != "replaced")
                 values = fits[(fit, sheet_name)].get(kind, [])
                 sheet = read_sheet(pkg, sheet_name, spec)
-                if len(values) != sheet.model.n_params or not all(isinstance(v, float) for v in values):
+                n = sheet.model.n_params
+                names = fits[(fit, sheet_name)].get("names", [])
+                with_decay = sheet.model.decay and len(names) == n + 1 and names[-1] == history.DECAY
+                if len(values) != n + with_decay or not all(isinstance(v, float) for v in values):
                     raise XlnetError(f"{path}: fit {fit} of {sheet_name!r} in {name!r} does not hold "
-                                     f"{sheet.model.n_params} numbers; its row was edited.")
-                W = np.array(values, float)
-                patch.set_numbers(sheet_name, dict(zip(sheet.layout.param_cells(), values)))
-                before_m, after_m = sheet.metrics(), sheet.metrics(W)
-                results.append(SheetResult(sheet_name, before_m, after_m, 0, 0.0))
+                                     f"{n + with_decay} numbers; its row was edited.")
+                W, decay = np.array(values[:n], float), values[n] if with_decay else sheet.weight_decay
+                cells = dict(zip(sheet.layout.param_cells(), values[:n]))
+                if with_decay:
+                    cells[sheet.layout.decay_cell_at] = decay
+                patch.set_numbers(sheet_name, cells)
+                before_m, after_m = sheet.metrics(), sheet.metrics(W, decay)
+                results.append(SheetResult(sheet_name, before_m, after_m, 0, 0.0, weight_decay=decay))
                 settings = {"epochs": None, "lr": None, "restarts": None, "batch_size": None, "seed": None}
+                old, new, names = sheet.W, W, sheet.layout.param_names()
+                if sheet.model.decay:
+                    old, new = np.append(old, sheet.weight_decay), np.append(W, decay)
+                    names = names + [history.DECAY]
                 records.append(history.FitRecord(sheet_name, f"restore of fit {fit} ({kind})", settings, before_m,
-                                                 after_m, 0, 0.0, sheet.layout.param_names(), sheet.W, W, True))
+                                                 after_m, 0, 0.0, names, old, new, True))
             history.record(patch, records, str(path))
             patch.recalculate_on_open()
             patch.save(path)

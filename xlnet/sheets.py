@@ -12,7 +12,8 @@ from .data import Table
 from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
 from .net import Model
 from .spec import Spec, parse_number
-from .xlsx.parts import Formula, Style, sheet_ref
+from .xlsx.parts import OPEN, ROW_MARK, Formula, RowTemplate, Style, sheet_ref, value_tail, value_tails
+from .xlsx.read import letters as letter
 from .xlsx.write import Writer
 
 HEAD = Style(bold=True, align="center")
@@ -23,7 +24,18 @@ COMPUTED = Style(num_fmt="0.000")
 METRIC = Style(num_fmt="0.000000", bold=True)
 DUMMY = Style(num_fmt="0", align="center")
 FORMATS = {"Fare": Style(num_fmt="0.00", align="center")}
+CHUNK_ROWS = 8192  # rows whose value cells are rendered at once
 SPEC_CHUNK = 30_000  # characters of the spec's JSON per cell (a cell holds 32,767)
+
+
+def _plain_list(values: np.ndarray) -> list:
+    """_plain of each value, fast for a float column."""
+    if values.dtype.kind == "f":
+        out = values.tolist()
+        if np.isnan(values).any():
+            out = [None if x != x else x for x in out]
+        return out
+    return [_plain(v) for v in values]
 
 
 def _plain(v):
@@ -58,8 +70,10 @@ def write_model_sheet(w: Writer, spec: Spec, model: Model, env: dict, theta: np.
     for (c, r), value in zip(at.param_cells(), np.ravel(theta)):
         put(c, r, float(value), PARAM)
         widths[c] = max(widths.get(c, 9), 10)
+    if at.decay_cell_at:
+        put(*at.decay_cell_at, float(spec.weight_decay), PARAM)
 
-    stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW))
+    stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n)
     for r in range(TITLE_ROW, FIRST_ROW):
         stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
     columns = at.values + (("Set",) if at.split else ())
@@ -70,15 +84,26 @@ def write_model_sheet(w: Writer, spec: Spec, model: Model, env: dict, theta: np.
     arrays = {at.col[names[0]]: Formula(formula, rng) for rng, formula, names in at.arrays}
     array_cells = [at.col[name] for name in at.array_columns]
     data = [env[c] for c in columns]
-    for i in range(n):
-        r = FIRST_ROW + i
-        cells = {c: (_plain(values[i]), s) for (c, s), values in zip(value_styles, data)}
-        for name, formula in at.row_formulas(r).items():
-            cells[at.col[name]] = (Formula(formula), formula_styles[name])
-        for c in array_cells:
-            cells[c] = (arrays.get(c) if i == 0 else None, style(COMPUTED))
-        cells.update(fixed.get(r, {}))
-        stream.row(r, sorted((c, *v) for c, v in cells.items()))
+    row_cells = {c: (OPEN, s) for c, s in value_styles}
+    row_cells.update({at.col[name]: (Formula(f), formula_styles[name]) for name, f in at.row_formulas(ROW_MARK).items()})
+    row_cells.update({c: (None, style(COMPUTED)) for c in array_cells})
+    template = RowTemplate(sorted((c, *v) for c, v in row_cells.items()), w.strings)
+    order = [columns.index(next(k for k in columns if at.col[k] == c)) for c in template.open_columns]
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(n, start + CHUNK_ROWS)
+        tails = [value_tails(_plain_list(data[k][start:stop]), w.strings) for k in order]
+        for i, row_tails in zip(range(start, stop), zip(*tails)):
+            r = FIRST_ROW + i
+            if i > 0 and r not in fixed:
+                stream.raw_row(template.render(r, row_tails))
+                continue
+            cells = {c: (_plain(values[i]), s) for (c, s), values in zip(value_styles, data)}
+            for name, formula in at.row_formulas(r).items():
+                cells[at.col[name]] = (Formula(formula), formula_styles[name])
+            for c in array_cells:
+                cells[c] = (arrays.get(c) if i == 0 else None, style(COMPUTED))
+            cells.update(fixed.get(r, {}))
+            stream.row(r, sorted((c, *v) for c, v in cells.items()))
     for r in sorted(k for k in fixed if k > at.last_row):
         stream.row(r, sorted((c, *v) for c, v in fixed[r].items()))
     stream.close()
@@ -100,18 +125,29 @@ def write_data_sheet(w: Writer, table: Table) -> None:
                if any(col) and all(_number(t, comma) is not None for t in col if t)}
     head = w.style(HEAD)
     stream = w.sheet(DATA_SHEET, widths={c: min(40, max(10, len(h) + 2)) for c, h in enumerate(header, 1)},
-                     freeze=(0, 1))
+                     freeze=(0, 1), rows=len(columns[0]) if columns else 0)
     stream.row(1, [(c, h, head) for c, h in enumerate(header, 1)])
-    typed = [(c, col, name in numeric) for c, (name, col) in enumerate(zip(header, columns), 1)]
-    for i in range(len(columns[0]) if columns else 0):
-        cells = []
-        for c, col, is_number in typed:
-            text = col[i]
-            if text == "":
-                continue
-            cells.append((c, _number(text, comma) if is_number else text, 0))
-        stream.row(i + 2, cells)
+    n = len(columns[0]) if columns else 0
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(n, start + CHUNK_ROWS)
+        cells = [_data_cells(letter(c), col[start:stop], name in numeric, comma, w.strings)
+                 for c, (name, col) in enumerate(zip(header, columns), 1)]
+        for r, row in zip(range(start + 2, stop + 2), zip(*cells)):
+            stream.raw_row(f'<row r="{ROW_MARK}">{"".join(row)}</row>'.replace(ROW_MARK, str(r)).encode())
     stream.close()
+
+
+def _data_cells(column: str, texts: list[str], is_number: bool, comma: bool, strings) -> list[str]:
+    """Each text's cell in one column (row number still ROW_MARK): a number or text as read; none when empty."""
+    memo: dict[str, str] = {}
+    out = []
+    for text in texts:
+        cell = memo.get(text)
+        if cell is None:
+            value = None if text == "" else _number(text, comma) if is_number else text
+            cell = memo[text] = "" if value is None else f'<c r="{column}{ROW_MARK}"{value_tail(value, strings)}'
+        out.append(cell)
+    return out
 
 
 def write_spec_sheet(w: Writer, spec: Spec) -> None:

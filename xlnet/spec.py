@@ -79,6 +79,7 @@ class Spec:
     feature_order: list[str] = field(default_factory=list)  # columns in the order their features come
     noun: str = "row"                # what a row is called in messages ("passenger" in the lesson)
     scores_without_split: bool = True  # accuracy/R² cells without a validation set (xlnet 0.1 had none)
+    weight_decay: float | None = None  # the decay cell's starting value; None: no decay cell (the lesson's sheets)
 
     def __post_init__(self):
         self.columns = [c if isinstance(c, Column) else Column(**c) for c in self.columns]
@@ -136,6 +137,9 @@ class Spec:
             raise XlnetError(f"--loss logloss needs a binary target; {self.target!r} is continuous: use --loss mse.")
         if not (isinstance(self.hidden, int) and 1 <= self.hidden <= 64):
             raise XlnetError(f"--hidden must be a whole number from 1 to 64, not {self.hidden!r}.")
+        if self.weight_decay is not None and not (isinstance(self.weight_decay, (int, float))
+                                                   and 0 <= self.weight_decay < float("inf")):
+            raise XlnetError(f"{where}: weight_decay must be a number, 0 or more, not {self.weight_decay!r}.")
         if self.missing not in MISSING_CHOICES:
             raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {self.missing!r}.")
 
@@ -197,7 +201,7 @@ def infer(header: list[str], columns: list[list[str]], *, target: str, categoric
         for c in ids[1:]:
             c.kind, c.note = "ignored", "another id-like column"
     task = "binary" if out[header.index(target)].levels else "continuous"
-    spec = Spec(out, target, task=task, loss=loss, hidden=hidden, missing=missing)
+    spec = Spec(out, target, task=task, loss=loss, hidden=hidden, missing=missing, weight_decay=0.0)
     spec.check(source)
     return spec
 
@@ -343,7 +347,8 @@ def spec_toml(spec: Spec) -> str:
     """The spec as a TOML file `xlnet build --spec` reads back."""
     lines = ["# xlnet column spec: edit kinds and transforms, then `xlnet build DATA.csv --spec THIS.toml`",
              f"target = {_toml_value(spec.target)}", f"task = {_toml_value(spec.task)}",
-             f"loss = {_toml_value(spec.loss)}", f"hidden = {spec.hidden}", f"missing = {_toml_value(spec.missing)}", ""]
+             f"loss = {_toml_value(spec.loss)}", f"hidden = {spec.hidden}", f"missing = {_toml_value(spec.missing)}",
+             f"weight_decay = {_toml_value(spec.weight_decay or 0.0)}", ""]
     for c in spec.columns:
         lines.append("[[columns]]")
         for key in ("name", "kind", "transform", "levels", "scale", "note"):
@@ -367,6 +372,6 @@ def spec_from_file(d: dict, header: list[str], source: str) -> Spec:
         raise XlnetError(f"{source}: the spec names {', '.join(missing)}, which the CSV does not have.")
     columns = [given.get(n) or Column(n, "ignored", note="not in the spec") for n in header]
     spec = Spec(columns, d.get("target", ""), task=d.get("task", "binary"), loss=d.get("loss", "mse"),
-                hidden=d.get("hidden", 2), missing=d.get("missing", "drop"))
+                hidden=d.get("hidden", 2), missing=d.get("missing", "drop"), weight_decay=d.get("weight_decay", 0.0))
     spec.check(source)
     return spec

@@ -221,21 +221,67 @@ class SheetXML:
         return b"".join(out)
 
 
-def cell_xml(c: int, r: int, value, style: int, strings: SharedStrings) -> bytes:
+def cell_xml(c: int, r: int | str, value, style: int, strings: SharedStrings) -> bytes:
     """One cell. A str is text (never a formula); a Formula is a formula; None is an empty styled cell."""
     s = f' s="{style}"' if style else ""
     ref = f"{letters(c)}{r}"
-    if value is None:
-        return f'<c r="{ref}"{s}/>'.encode()
     if isinstance(value, Formula):
         return value.xml(ref, s)
+    return f'<c r="{ref}"{s}{value_tail(value, strings)}'.encode()
+
+
+def value_tail(value, strings: SharedStrings) -> str:
+    """A value cell's XML after its reference and style: the part that depends on the value."""
+    if value is None:
+        return "/>"
     if isinstance(value, bool):
-        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'.encode()
+        return f' t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
-            return f'<c r="{ref}"{s} t="e"><v>#NUM!</v></c>'.encode()
-        return f'<c r="{ref}"{s}><v>{number(value)}</v></c>'.encode()
-    return f'<c r="{ref}"{s} t="s"><v>{strings(str(value))}</v></c>'.encode()
+            return ' t="e"><v>#NUM!</v></c>'
+        return f"><v>{number(value)}</v></c>"
+    return f' t="s"><v>{strings(str(value))}</v></c>'
+
+
+OPEN = object()  # a value cell of a row template, filled in per row
+ROW_MARK = "\x00"  # stands for the row number while a template is made
+
+
+class RowTemplate:
+    """A row's XML compiled once, with its row number and its value cells open: rendering a row is one
+    str.format, and gives exactly the bytes of rendering its cells one by one with cell_xml."""
+
+    def __init__(self, cells: list[tuple[int, object, int]], strings: SharedStrings):
+        """cells: (column, value, style) in column order; the value OPEN for a value cell, else fixed."""
+        text, self.open_columns = ['<row r="{0}">'], []
+        for c, value, style in cells:
+            if value is OPEN:
+                text.append(f'<c r="{letters(c)}{{0}}"' + (f' s="{style}"' if style else "")
+                            + f"{{{len(self.open_columns) + 1}}}")
+                self.open_columns.append(c)
+            else:
+                xml = cell_xml(c, ROW_MARK, value, style, strings).decode()
+                text.append(xml.replace("{", "{{").replace("}", "}}").replace(ROW_MARK, "{0}"))
+        text.append("</row>")
+        self.text = "".join(text)
+
+    def render(self, r: int, tails: tuple[str, ...]) -> bytes:
+        """Row r, with value_tail of each open cell's value in column order."""
+        return self.text.format(r, *tails).encode()
+
+
+def value_tails(values: list, strings: SharedStrings) -> list[str]:
+    """value_tail of each value, remembering those seen (columns repeat their values)."""
+    memo: dict = {}
+    out = []
+    for v in values:
+        tail = memo.get(v) if type(v) is not bool else None  # True would find 1.0's
+        if tail is None:
+            tail = value_tail(v, strings)
+            if v == v and type(v) is not bool:  # NaN is never found again: do not keep it
+                memo[v] = tail
+        out.append(tail)
+    return out
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ CACHED = re.compile(rb"(<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>))\s*<(?:\w+
 ROW_END = re.compile(rb"</(?:\w+:)?row>")
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+BIG_MEMBER = 16 << 20  # bytes
 CHUNK = 1 << 20
 
 
@@ -284,6 +285,8 @@ class Patch:
                 written.add(name)
                 target = zipfile.ZipInfo(name, info.date_time)
                 target.compress_type, target.external_attr = info.compress_type, info.external_attr
+                if info.file_size > BIG_MEMBER:
+                    target._compresslevel = 1  # as the writer does for long sheets: ~3x the speed, ~1.3x the size
                 if name in self.new:
                     z.writestr(target, self.new[name])
                     continue

@@ -171,47 +171,98 @@ class Package:
     def rows(self, sheet: str, *, max_row: int | None = None) -> Iterator[tuple[int, dict[int, Cell]]]:
         """(row number, {column number: Cell}) of each row that has cells, in order."""
         part = self.sheet(sheet).part
-        ns, strings = self.ns, None
         shared: dict[str, tuple[str, int, int]] = {}
         r = 0
-        for _, row in etree.iterparse(self.zip.open(part), tag=f"{{{ns}}}row", **PARSER):
+        for _, row in etree.iterparse(self.zip.open(part), tag=f"{{{self.ns}}}row", **PARSER):
             r = int(row.get("r") or r + 1)
             if max_row is not None and r > max_row:
                 break
-            cells, c = {}, 0
-            for el in row:
-                if _local(el.tag) != "c":
-                    continue
-                ref = el.get("r")
-                c = split_ref(ref)[0] if ref else c + 1
-                cell = Cell()
-                t = el.get("t", "n")
-                for child in el:
-                    tag = _local(child.tag)
-                    if tag == "v":
-                        text = child.text or ""
-                        if t == "s":
-                            if strings is None:
-                                strings = self.shared_strings
-                            cell.value = strings[int(text)]
-                        elif t in ("str", "d"):
-                            cell.value = text
-                        elif t == "b":
-                            cell.value = text in ("1", "true")
-                        elif t == "e":
-                            cell.value, cell.error = text, True
-                        else:
-                            cell.value = float(text) if text else None
-                    elif tag == "is":
-                        cell.value = _text(child, ns)
-                    elif tag == "f":
-                        cell.formula, cell.array = _formula(child, c, r, shared)
-                cells[c] = cell
+            cells = self.row_cells(row, r, shared)
             row.clear()
             while row.getprevious() is not None:
                 del row.getparent()[0]
             if cells:
                 yield r, cells
+
+    def row_cells(self, row: etree._Element, r: int, shared: dict) -> dict[int, Cell]:
+        """{column number: Cell} of one row element; `shared` carries shared formulas from row to row."""
+        ns, cells, c = self.ns, {}, 0
+        for el in row:
+            if _local(el.tag) != "c":
+                continue
+            ref = el.get("r")
+            c = split_ref(ref)[0] if ref else c + 1
+            cell = Cell()
+            t = el.get("t", "n")
+            for child in el:
+                tag = _local(child.tag)
+                if tag == "v":
+                    text = child.text or ""
+                    if t == "s":
+                        cell.value = self.shared_strings[int(text)]
+                    elif t in ("str", "d"):
+                        cell.value = text
+                    elif t == "b":
+                        cell.value = text in ("1", "true")
+                    elif t == "e":
+                        cell.value, cell.error = text, True
+                    else:
+                        cell.value = float(text) if text else None
+                elif tag == "is":
+                    cell.value = _text(child, ns)
+                elif tag == "f":
+                    cell.formula, cell.array = _formula(child, c, r, shared)
+            cells[c] = cell
+        return cells
+
+    def raw_rows(self, sheet: str) -> Iterator[bytes]:
+        """The bytes of each row element as stored, in order, without parsing them: the fast path for large
+        sheets. Raises NotPlain where the sheet's elements carry a namespace prefix (then use `rows`)."""
+        stream = self.zip.open(self.sheet(sheet).part)
+        buffer = b""
+        while (start := buffer.find(b"<sheetData")) < 0:
+            if b":sheetData" in buffer:
+                raise NotPlain(sheet)
+            chunk = stream.read(RAW_CHUNK)
+            if not chunk:
+                return
+            buffer += chunk
+        head_end = buffer.find(b">", start)
+        while head_end < 0:
+            chunk = stream.read(RAW_CHUNK)
+            if not chunk:
+                return
+            buffer += chunk
+            head_end = buffer.find(b">", start)
+        if buffer[head_end - 1:head_end] == b"/":  # <sheetData/>: no rows
+            return
+        buffer = buffer[head_end + 1:]
+        while True:
+            end = buffer.find(b"</sheetData>")
+            cut = end if end >= 0 else buffer.rfind(b"</row>") + 6 if b"</row>" in buffer else 0
+            pieces = buffer[:cut].split(b"</row>")
+            for piece in pieces[:-1]:
+                yield piece.lstrip() + b"</row>"
+            if end >= 0:
+                if pieces[-1].strip():  # rows with no cells, <row r="9"/>
+                    yield pieces[-1].strip()
+                return
+            chunk = stream.read(RAW_CHUNK)
+            if not chunk:
+                return
+            buffer = buffer[cut:] + chunk
+
+    def parse_rows(self, data: bytes) -> list[etree._Element]:
+        """The row elements of an item of raw_rows (one, or a row with no cells and the row after it)."""
+        return list(etree.fromstring(b'<sheetData xmlns="' + self.ns.encode() + b'">' + data + b"</sheetData>",
+                                     etree.XMLParser(**PARSER)))
+
+
+class NotPlain(Exception):
+    """A sheet written with namespace prefixes: raw_rows cannot scan it."""
+
+
+RAW_CHUNK = 1 << 20
 
 
 def _text(si, ns: str) -> str:

@@ -7,6 +7,8 @@ strings, styles, defined names, charts, and the workbook's calculation settings.
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,17 +23,52 @@ from .safety import exclusive, os_error, replacing
 
 DOC_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 BUFFER = 1 << 16
+BIG_SHEET = 20_000        # rows: a sheet this long is compressed faster (level 1: ~3x the speed, ~1.3x the size)...
+THREAD_BUFFER = 1 << 20   # ... in a thread of its own (zlib lets it run beside the rendering), this much at a time
+
+
+class _Compressor(threading.Thread):
+    """Writes (so compresses) a sheet's bytes into its zip member while the next rows are rendered."""
+
+    def __init__(self, out):
+        super().__init__(daemon=True)
+        self.out, self.queue, self.error = out, queue.Queue(maxsize=8), None
+
+    def run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.out.write(data)
+                except BaseException as e:  # handed to the rendering thread, which raises it
+                    self.error = e
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(data)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 class SheetStream:
     """Rows of one sheet, written in order as they come."""
 
     def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
-                 freeze: tuple[int, int] | None = None):
+                 freeze: tuple[int, int] | None = None, rows: int = 0):
         self.writer, self.name, self.part = writer, name, part
         info = zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
+        self.big = rows >= BIG_SHEET
+        if self.big:
+            info._compresslevel = 1  # zipfile's per-member level (3.7+; 3.13 names it compress_level too)
         self.out = writer.zip.open(info, "w", force_zip64=True)
+        if self.big:
+            self.out = _Compressor(self.out)
+            self.out.start()
         self.buffer: list[bytes] = []
         self.size = 0
         self.drawing_rid: str | None = None
@@ -53,9 +90,12 @@ class SheetStream:
     def _emit(self, data: bytes) -> None:
         self.buffer.append(data)
         self.size += len(data)
-        if self.size > BUFFER:
-            self.out.write(b"".join(self.buffer))
-            self.buffer, self.size = [], 0
+        if self.size > (THREAD_BUFFER if self.big else BUFFER):
+            self._flush()
+
+    def _flush(self) -> None:
+        self.out.write(b"".join(self.buffer))
+        self.buffer, self.size = [], 0
 
     def row(self, r: int, cells: Iterable[tuple[int, object, int]]) -> None:
         """One row: (column, value, style index) per cell, columns ascending. A str is text, never a formula."""
@@ -76,7 +116,10 @@ class SheetStream:
             tail.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
         tail.append(b"</worksheet>")
         self._emit(b"".join(tail))
-        self.out.write(b"".join(self.buffer))
+        self._flush()
+        if isinstance(self.out, _Compressor):
+            self.out.close()
+            self.out = self.out.out
         self.out.close()
 
 

@@ -1,0 +1,68 @@
+"""The large-workbook path, proved on the lesson's data with its thresholds lowered: row templates, level-1
+compression in a thread of its own, and the streaming reader give what the small path gives."""
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import openpyxl
+import pytest
+
+from conftest import read_sheets
+from test_workbook import RTOL, check_against_numpy
+from xlnet.build import build
+from xlnet.fit import fit_workbook
+from xlnet.layout import FIRST_ROW
+from xlnet.xlsx import write
+
+
+def members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}  # core.xml holds the time
+
+
+@pytest.fixture
+def both(tmp_path, monkeypatch):
+    """The lesson's workbook built as a small one and as a large one (every sheet past BIG_SHEET)."""
+    small = build(out=tmp_path / "small.xlsx", seed=3, valid_pct=0.2).out
+    monkeypatch.setattr(write, "BIG_SHEET", 10)
+    monkeypatch.setattr(write, "THREAD_BUFFER", 4096)  # many hand-offs to the compressing thread
+    large = build(out=tmp_path / "large.xlsx", seed=3, valid_pct=0.2).out
+    return small, large
+
+
+def test_the_large_path_writes_the_same_bytes(both):
+    small, large = both
+    a, b = members(small), members(large)
+    assert a == b
+    with zipfile.ZipFile(small) as zs, zipfile.ZipFile(large) as zl:
+        # The three model sheets and the data sheet went the fast way: level 1 compresses less.
+        sheets = [f"xl/worksheets/sheet{k}.xml" for k in range(1, 5)]
+        ratio = lambda z, n: z.getinfo(n).compress_size / z.getinfo(n).file_size
+        assert all(ratio(zl, n) > 1.1 * ratio(zs, n) for n in sheets)
+
+
+def test_every_cell_is_the_layouts_value_or_formula(both):
+    """Row templates against the layout, cell by cell: each value as the sheet's data, each formula as the layout
+    renders it for that row."""
+    _, large = both
+    wb = openpyxl.load_workbook(large)
+    for name, sheet in read_sheets(large).items():
+        ws, at = wb[name], sheet.layout
+        for i in range(len(sheet.y)):
+            r = FIRST_ROW + i
+            for column, formula in at.row_formulas(r).items():
+                assert ws.cell(r, at.col[column]).value == formula, (name, r, column)
+            for column in at.values + (("Set",) if at.split else ()):
+                got, want = ws.cell(r, at.col[column]).value, sheet.env[column][i]
+                assert got == want or (isinstance(want, float) and np.isclose(got, want, rtol=0, atol=0)), \
+                    (name, r, column)
+
+
+def test_a_large_path_workbook_recalculates_to_numpys_losses_and_fits(both, libreoffice, tmp_path):
+    _, large = both
+    losses = check_against_numpy(large, libreoffice, tmp_path)
+    results = fit_workbook(large, restarts=4, epochs=20)
+    assert losses == pytest.approx({r.sheet: r.before["train_loss"] for r in results}, rel=RTOL)
+    assert check_against_numpy(large, libreoffice, tmp_path) == pytest.approx(
+        {r.sheet: r.after["train_loss"] for r in results}, rel=RTOL)
