@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,17 @@ def test_cross_validation_reports_each_sheet_and_writes_nothing(tmp_path):
     assert s.out.read_bytes() == before
     r = run("fit", s.out, "--cv", "1")
     assert (r.exit_code, r.output) == (1, "Error: --cv must be a whole number of folds, 2 or more, not 1.\n")
+
+
+def test_a_continuous_target_predicts_numbers_without_warnings(tmp_path):
+    """New rows have no target: predict computes the prediction column only (an R² over unknown targets would
+    divide by zero and warn)."""
+    s = build(PENGUINS, tmp_path / "b.xlsx", target="body_mass_g", missing="median")
+    out = tmp_path / "b.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = run("predict", s.out, PENGUINS, "--out", out)
+    assert r.exit_code == 0, r.output
+    got = rows(out)
+    assert got[0] == ["row", "body_mass_g"] and len(got) == 345
+    assert all(np.isfinite(float(x[1])) for x in got[1:])

@@ -292,7 +292,7 @@ def row_pattern(at: SheetLayout) -> tuple[re.Pattern, list[str]]:
             body = rb"\1".join(re.escape(piece.encode()) for piece in escape(formulas[name][1:]).split(ROW_TOKEN))
             parts.append(head + rb'(?: t="\w+")?><f>' + body + rb"</f>(?:<v>[^<]*</v>)?</c>")
         elif name in values:
-            parts.append(head + rb'(?:/>|(?: t="(\w+)")?><v>([^<]*)</v></c>)')
+            parts.append(head + rb'(?:/>|(?: t="([nsbe])")?><v>([^<]*)</v></c>)')  # t="str": parsed
             columns.append(name)
         else:  # the rows of an array formula below its first
             parts.append(head + rb'(?:/>|(?: t="\w+")?><v>[^<]*</v></c>)')
@@ -332,7 +332,7 @@ def _decode(pkg: Package, kind: bytes | None, text: bytes | None):
         return pkg.shared_strings[int(text)]
     if kind == b"b":
         return text in (b"1", b"true")
-    return text.decode()  # str, or an error's text: refused by the value rules either way
+    return text.decode()  # an error's text: refused by the value rules
 
 
 def _check_values(values: dict[str, list], rules: dict, at: SheetLayout, where: str) -> None:

@@ -93,6 +93,15 @@ class Model:
         env["loss"] = env["train_loss"]
         return env
 
+    def predict(self, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """The prediction column for rows whose target is not known: the columns up to it, no loss, no metrics."""
+        env = {"X": X, self.target: np.zeros(len(X)), **self.unpack(theta)}
+        for name, op in self.columns:
+            env[name] = op.value(env)
+            if name == self.prediction:
+                return env[name]
+        raise KeyError(self.prediction)
+
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
                       weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """The objective over the rows (the mean loss, plus the weight decay's penalty) and its gradient, for

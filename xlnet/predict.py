@@ -115,8 +115,7 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     for column, op in sheet.layout.statistics.items():
         env[("statistic", column)] = op.b.value(sheet.env)
     X = feature_matrix(spec, env)
-    out = sheet.model.evaluate(X, np.zeros(n), sheet.W)
-    values = np.asarray(out[sheet.model.prediction], float)
+    values = np.asarray(sheet.model.predict(X, sheet.W), float)
     labels = None
     if spec.task == "binary":
         negative, positive = spec.target_column.levels
