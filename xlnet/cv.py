@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .dataset import open_package, read_sheet, read_spec
+from .dataset import open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .estimator import GradientFit
 from .fit import check_weight_decay, run_fits
@@ -62,7 +62,7 @@ def cross_validate(path: str | Path, k: int, *, sheets: tuple[str, ...] = SHEETS
     check_weight_decay(weight_decay)
     with open_package(path) as pkg:
         spec = read_spec(pkg)
-        read = [read_sheet(pkg, name, spec) for name in sheets]
+        read = read_sheets(pkg, sheets, spec)
     n = len(read[0].y)
     if k > n:
         raise XlnetError(f"--cv {k} is more folds than the sheet's {n} rows.")

@@ -10,6 +10,7 @@ import functools
 import itertools
 import json
 import math
+import os
 import re
 from typing import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .net import SHEETS, Model, build_models
 from .spec import Spec
 from .xlsx.parts import escape
 from .xlsx.read import NotPlain, Package, letters
+from .workers import can_fork, workers_pool
 from .xlsx.safety import check_package, os_error
 
 ROW_TOKEN = "\x00"  # stands for the row number in a row's formula template
@@ -253,6 +255,24 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
                          + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
     _check_data(spec, env, at, where)
     return SheetData(name, spec, model, env, W, at, decay)
+
+
+PARALLEL_BYTES = 64 << 20  # sheets larger than this in all are read a process per core
+
+
+def read_sheets(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec | None = None) -> list[SheetData]:
+    """read_sheet of each name, in order; large sheets side by side, a process per core."""
+    spec = spec or read_spec(pkg)
+    size = sum(pkg.zip.getinfo(pkg.sheet(n).part).file_size for n in names if pkg.sheet(n) is not None)
+    if len(names) < 2 or size < PARALLEL_BYTES or not can_fork():
+        return [read_sheet(pkg, name, spec) for name in names]
+    with workers_pool(min(len(names), os.cpu_count() or 1)) as pool:
+        return pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in names])
+
+
+def _read_in_worker(path: str, name: str, spec: Spec) -> SheetData:
+    with Package(path) as pkg:
+        return read_sheet(pkg, name, spec)
 
 
 def _rows(pkg: Package, name: str, pattern: Callable[[], re.Pattern | None], shared: dict) -> Iterator[tuple]:

@@ -29,7 +29,8 @@ class GradientFit:
     Restart 0 starts from the parameters given to `fit` (the workbook's), so a fit
     never ends worse than where it began; the others start from the lesson's
     RAND()-0.5, drawn from `random_state`. On many rows, Adam runs on a sample and only
-    the best few restarts are finished on every row.
+    the best few restarts are finished on every row. (Finishing them on a larger sample first, keeping the best
+    two for every row, was tried: it halved the time at 80,000 rows but ranked basins 0.7 % apart wrongly.)
     """
 
     def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,

@@ -1,12 +1,7 @@
 """`xlnet fit`: read the workbook, fit its model sheets side by side, and patch back only what xlnet owns."""
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import multiprocessing
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +10,12 @@ from typing import Callable
 import numpy as np
 
 from . import history
-from .dataset import SheetData, open_package, read_sheet, read_spec
+from .dataset import SheetData, open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .estimator import GradientFit
 from .layout import FIRST_ROW
 from .net import SHEETS
+from .workers import can_fork, workers_pool
 from .xlsx.patch import Patch
 from .xlsx.safety import check_not_open, exclusive, remove_stale_temps, target_of
 
@@ -27,32 +23,6 @@ EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cau
 LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
 DECAY_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # weight decays tried when the validation set chooses
-
-
-def _worker_start() -> None:
-    """A worker dies with its parent (even on kill -9), leaves Ctrl-C to the parent, and uses one BLAS thread."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:
-            os._exit(1)
-    one_blas_thread()
-
-
-def one_blas_thread() -> None:
-    """Two workers on two cores with two OpenBLAS threads each would fight; one thread each is faster."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/maps") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
-        for path in libs:
-            lib = ctypes.CDLL(path)
-            for symbol in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                           "openblas_set_num_threads"):
-                if hasattr(lib, symbol):
-                    getattr(lib, symbol)(1)
-                    break
 
 
 _JOBS: list[tuple] = []
@@ -127,7 +97,7 @@ def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None
         len(j[-1]["weight_decay"]) if isinstance(j[-1].get("weight_decay"), tuple) else 1) for j in jobs]
     getattr(progress, "expect", lambda total: None)(sum(steps))
     workers = min(len(jobs), os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers < 2 or not can_fork():
         outcomes = []
         for job, n in zip(jobs, steps):
             outcomes.append(fit_sheet(job))
@@ -135,16 +105,15 @@ def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None
         return outcomes
     global _JOBS
     _JOBS = jobs  # the forked workers inherit the jobs: only their numbers go through the pipe, so a worker
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)  # that fails cannot
-    try:                                                                  # leave a large task stuck in it
-        outcomes = []
-        for outcome, n in zip(pool.imap(_fit_job, range(len(jobs))), steps):
-            outcomes.append(outcome)
-            progress(n)
-        return outcomes
+    try:          # that fails cannot leave a large task stuck in it
+        order = sorted(range(len(jobs)), key=lambda i: jobs[i][1].convex)  # the nets first: a linear sheet is
+        outcomes: dict[int, list] = {}                                     # quick, and fills a gap at the end
+        with workers_pool(workers) as pool:
+            for i, outcome in zip(order, pool.imap(_fit_job, order)):
+                outcomes[i] = outcome
+                progress(steps[i])
+        return [outcomes[i] for i in range(len(jobs))]
     finally:
-        pool.terminate()
-        pool.join()
         _JOBS = []
 
 
@@ -242,7 +211,7 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, out: str
             check_outputs(path, out, pkg.macro_enabled)
             remove_stale_temps(target_of(out))
             spec = read_spec(pkg)
-            read = [read_sheet(pkg, name, spec) for name in sheets]  # every sheet checked before any work
+            read = read_sheets(pkg, sheets, spec)  # every sheet checked before any work
             for sheet in read:
                 diagnose(sheet, str(path))
             outcomes = fit_sheets(read, settings, progress, weight_decay)

@@ -110,7 +110,9 @@ def record(patch: Patch, fits: list[FitRecord], where: str) -> str:
 def resample(curve: list[float], before: float) -> tuple[np.ndarray, np.ndarray]:
     """At most CURVE_POINTS (iteration, loss) points, from iteration 0 (the loss before the fit) to the last."""
     full = np.array([before] + list(curve), float)
-    idx = np.unique(np.linspace(0, len(full) - 1, min(len(full), CURVE_POINTS)).round().astype(int))
+    measured = np.flatnonzero(np.isfinite(full))  # NaN: an iteration whose loss was not measured
+    pick = np.unique(np.linspace(0, len(measured) - 1, min(len(measured), CURVE_POINTS)).round().astype(int))
+    idx = measured[pick]
     return idx.astype(float), full[idx]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import _missing, check_columns, read_table, type_column
-from .dataset import SheetData, open_package, read_sheet, read_spec
+from .dataset import SheetData, open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .features import feature_matrix, value_columns
 from .net import SHEETS
@@ -72,7 +72,7 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
         check_not_open(path)
     with exclusive(path) if sheet else contextlib.nullcontext(), open_package(path) as pkg:
         spec = read_spec(pkg)
-        sheets = {name: read_sheet(pkg, name, spec) for name in SHEETS}
+        sheets = dict(zip(SHEETS, read_sheets(pkg, SHEETS, spec)))
         predictions, env = _predict(sheets, spec, csv_path, model, id_column)
         if sheet:
             patch = Patch(pkg)
