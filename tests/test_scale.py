@@ -66,3 +66,26 @@ def test_a_large_path_workbook_recalculates_to_numpys_losses_and_fits(both, libr
     assert losses == pytest.approx({r.sheet: r.before["train_loss"] for r in results}, rel=RTOL)
     assert check_against_numpy(large, libreoffice, tmp_path) == pytest.approx(
         {r.sheet: r.after["train_loss"] for r in results}, rel=RTOL)
+
+
+def test_a_sheet_written_with_a_namespace_prefix_reads_the_same(tmp_path):
+    """Some writers prefix every element (<x:row>): the raw row scanner steps aside and the parser reads it."""
+    import re
+
+    path = build(out=tmp_path / "t.xlsx", seed=3, valid_pct=0.2).out
+    prefixed = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(prefixed, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet2.xml":  # nnet
+                data = re.sub(rb"<(/?)(?![?!])([A-Za-z]+)([ />])", rb"<\1x:\2\3", data)
+                data = data.replace(b'<x:worksheet xmlns="', b'<x:worksheet xmlns:x="', 1)
+                assert b"<x:row " in data and b"<row " not in data
+            dst.writestr(info, data)
+    from xlnet.xlsx.read import NotPlain, Package
+    with Package(prefixed) as pkg, pytest.raises(NotPlain):
+        next(pkg.raw_rows("nnet"))
+    a, b = read_sheets(path)["nnet"], read_sheets(prefixed)["nnet"]
+    np.testing.assert_array_equal(a.W, b.W)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert list(a.sets) == list(b.sets) and a.loss() == b.loss()
