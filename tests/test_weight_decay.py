@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, read_sheets
-from test_workbook import RTOL, check_against_numpy
+from test_workbook import check_against_numpy
 from xlnet.build import build
 from xlnet.cli import cli
 from xlnet.compare import compare_workbook

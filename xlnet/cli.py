@@ -9,7 +9,7 @@ import time
 import click
 
 from .errors import XlnetError
-from .net import SHEETS
+from .net import SHEETS, solver_target
 from .xlsx.safety import terminate_like_interrupt
 
 
@@ -381,7 +381,7 @@ def lesson_sgd(out, steps, lr, seed, batch_size, optimizer, model, force):
 
 
 def _row(sheet, label, m, gap="", seconds=None, split=False):
-    value = "" if m is None else loss(m.get("objective", m["train_loss"]), 14).strip()
+    value = "" if m is None else loss(solver_target(m), 14).strip()
     extra = ""
     if split:
         keys = ["valid_loss"] + [k for k in (m or {}) if k.endswith(("accuracy", "r2"))]
@@ -442,7 +442,7 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
                 lo = r.libreoffice
                 click.echo(_row(r.sheet, f"LibreOffice {lo['engine']}", {"train_loss": lo["loss"]},
                                 seconds=lo["seconds"], split=False))
-            now = r.workbook.get("objective", r.workbook["train_loss"])
+            now = solver_target(r.workbook)
             if r.cached_loss is not None and abs(r.cached_loss - now) > 1e-9 * abs(r.cached_loss):
                 click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10f}; "
                            "recalculate the workbook to see the loss of its current parameters")

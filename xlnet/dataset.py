@@ -22,13 +22,14 @@ from .errors import XlnetError
 from .features import feature_matrix, features
 from .layout import FIRST_ROW, HEADER_ROW, SETS, SPEC_SHEET, SheetLayout
 from .lessons import titanic
-from .net import SHEETS, Model, build_models
+from .net import SHEETS, Model, build_models, solver_target
 from .spec import Spec
 from .xlsx.parts import escape
 from .xlsx.read import NotPlain, Package, letters
 from .workers import can_fork, workers_pool
 from .xlsx.safety import check_package, os_error
 
+DECAY = "weight decay"  # a sheet's decay cell, as history records it after the parameters
 ROW_TOKEN = "\x00"  # stands for the row number in a row's formula template
 
 
@@ -103,8 +104,20 @@ class SheetData:
 
     def objective(self, W: np.ndarray | None = None) -> float:
         """What the sheet's Solver cell minimises: the training loss, plus the decay's penalty where it has one."""
-        m = self.metrics(W)
-        return m.get("objective", m["train_loss"])
+        return solver_target(self.metrics(W))
+
+    def settable_cells(self, W: np.ndarray, weight_decay: float) -> dict[tuple[int, int], float]:
+        """(column, row) -> value of the cells a fit or a restore writes: the parameters, and the decay cell."""
+        cells = dict(zip(self.layout.param_cells(), map(float, W)))
+        if self.layout.decay_cell_at:
+            cells[self.layout.decay_cell_at] = float(weight_decay)
+        return cells
+
+    def recorded(self, W: np.ndarray, weight_decay: float) -> tuple[list[str], np.ndarray]:
+        """The names and values a history row records: the parameters, and the decay after them."""
+        if not self.model.decay:
+            return self.layout.param_names(), np.asarray(W, float)
+        return self.layout.param_names() + [DECAY], np.append(W, weight_decay)
 
     def train_rows(self) -> np.ndarray:
         return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"

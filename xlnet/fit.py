@@ -14,7 +14,7 @@ from .dataset import SheetData, open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .estimator import GradientFit
 from .layout import FIRST_ROW
-from .net import SHEETS
+from .net import SHEETS, solver_target
 from .workers import can_fork, workers_pool
 from .xlsx.patch import Patch
 from .xlsx.safety import check_not_open, exclusive, remove_stale_temps, target_of
@@ -32,17 +32,21 @@ def _fit_job(i: int) -> tuple:
     return fit_sheet(_JOBS[i])
 
 
+def _fitter(settings: dict) -> tuple[GradientFit, tuple[float, ...]]:
+    """A job's GradientFit and the weight decays it fits (settings["weight_decay"]: one, or a tuple)."""
+    decays = settings.get("weight_decay", 0.0)
+    decays = decays if isinstance(decays, tuple) else (decays,)
+    return GradientFit(**{**settings, "weight_decay": decays[0]}), decays
+
+
 def fit_sheet(job: tuple) -> list[tuple[np.ndarray, list[float], int, float]]:
-    """One sheet's fit at each of its weight decays (settings["weight_decay"]: one, or a tuple), in a worker
-    process: (W, loss curve, iterations, seconds) per decay."""
+    """One sheet's fit at each of its weight decays, in a worker process: (W, loss curve, iterations, seconds)
+    per decay."""
     name, model, X, y, W0, settings = job
-    decays = settings["weight_decay"] if isinstance(settings.get("weight_decay"), tuple) else None
     try:
         start = time.perf_counter()
-        if decays is None:
-            fitter = GradientFit(**settings).fit(model, X, y, W0)
-            return [(fitter.W_, fitter.loss_curve_, fitter.n_iter_, fitter.seconds_)]
-        fits = GradientFit(**{**settings, "weight_decay": decays[0]}).fit_path(model, X, y, W0, decays)
+        fitter, decays = _fitter(settings)
+        fits = fitter.fit_path(model, X, y, W0, decays)
         seconds = (time.perf_counter() - start) / len(decays)
         return [(W, curve, n_iter, seconds) for W, _, curve, n_iter in fits]
     except XlnetError as e:
@@ -59,8 +63,7 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
                           else d[0]}) for s, d in zip(sheets, tries)], progress)
     chosen = []
     for sheet, decays, fits in zip(sheets, tries, outcomes):
-        judged = [judge(sheet, W, decay) for (W, *_), decay in zip(fits, decays)]
-        i = int(np.argmin(judged))
+        i = int(np.argmin([judged(sheet.metrics(W, decay)) for (W, *_), decay in zip(fits, decays)]))
         W, curve, iterations, _ = fits[i]
         chosen.append((W, curve, iterations, sum(f[3] for f in fits), decays[i]))
     return chosen
@@ -78,11 +81,10 @@ def decays_to_try(sheet: SheetData, weight_decay: float | str) -> tuple[float, .
     return (float(weight_decay),)
 
 
-def judge(sheet: SheetData, W: np.ndarray, weight_decay: float) -> float:
-    """What "better" means for a sheet's parameters: the validation loss where there is a validation set (a model
-    for rows not yet seen), else the objective the sheet's Solver cell minimises at that decay."""
-    m = sheet.metrics(W, weight_decay)
-    return m["valid_loss"] if "valid_loss" in m else m.get("objective", m["train_loss"])
+def judged(metrics: dict[str, float]) -> float:
+    """What "better" means, from a sheet's summary figures: the validation loss where there is a validation set
+    (a model for rows not yet seen), else what the sheet's Solver cell minimises."""
+    return metrics["valid_loss"] if "valid_loss" in metrics else solver_target(metrics)
 
 
 def check_weight_decay(weight_decay: float | str) -> None:
@@ -93,8 +95,7 @@ def check_weight_decay(weight_decay: float | str) -> None:
 def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
     """fit_sheet on each job, a process per core; in turn where forking is not available. Workers are killed,
     never orphaned, when the parent stops."""
-    steps = [GradientFit(epochs=j[-1].get("epochs", 200), lbfgs_iters=j[-1].get("lbfgs_iters", 1000)).steps(
-        len(j[-1]["weight_decay"]) if isinstance(j[-1].get("weight_decay"), tuple) else 1) for j in jobs]
+    steps = [fitter.steps(len(decays)) for fitter, decays in (_fitter(job[-1]) for job in jobs)]
     getattr(progress, "expect", lambda total: None)(sum(steps))
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or not can_fork():
@@ -225,25 +226,21 @@ def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: Gradi
     patch = Patch(pkg)
     results, records, curves = [], [], {}
     for sheet, (W, curve, iterations, seconds, decay) in zip(read, outcomes):
-        before, after = sheet.metrics(), sheet.metrics(W, decay)
+        # The workbook's own parameters at the decay chosen: the fit's starting point, and what it must beat.
+        before, start, after = sheet.metrics(), sheet.metrics(None, decay), sheet.metrics(W, decay)
         # Better by more than the spreadsheet's own rounding: the workbook stores W exactly (shortest repr).
-        improved = judge(sheet, W, decay) < judge(sheet, sheet.W, decay) * (1 - IMPROVEMENT)
+        improved = judged(after) < judged(start) * (1 - IMPROVEMENT)
         if improved:
-            cells = dict(zip(sheet.layout.param_cells(), map(float, W)))
-            if sheet.layout.decay_cell_at:
-                cells[sheet.layout.decay_cell_at] = float(decay)
-            patch.set_numbers(sheet.name, cells)
+            patch.set_numbers(sheet.name, sheet.settable_cells(W, decay))
         else:
-            W, after, decay = sheet.W, before, sheet.weight_decay
-        curves[sheet.name] = history.resample(curve, sheet.metrics(None, decay).get("objective", before["train_loss"]))
+            W, after, decay, start = sheet.W, before, sheet.weight_decay, before
+        curves[sheet.name] = history.resample(curve, solver_target(start))
         results.append(SheetResult(sheet.name, before, after, iterations, seconds, improved, np.array(W, float),
                                    sheet.layout.param_names(), np.column_stack(curves[sheet.name]), decay))
-        settings = {**fitter.settings(), "weight_decay": decay}
-        names, old, new = sheet.layout.param_names(), sheet.W, W
-        if sheet.model.decay:  # the decay is recorded (and restored) beside the parameters
-            names, old, new = names + [history.DECAY], np.append(old, sheet.weight_decay), np.append(new, decay)
-        records.append(history.FitRecord(sheet.name, "xlnet Adam + L-BFGS", settings, before, after,
-                                         iterations, seconds, names, old, new, improved))
+        names, old = sheet.recorded(sheet.W, sheet.weight_decay)
+        records.append(history.FitRecord(sheet.name, "xlnet Adam + L-BFGS", {**fitter.settings(), "weight_decay": decay},
+                                         before, after, iterations, seconds, names, old,
+                                         sheet.recorded(W, decay)[1], improved))
     try:
         history.record(patch, records, str(out))
     except history.HistoryFull as e:

@@ -21,7 +21,6 @@ HISTORY_COLUMNS = ("Fit", "When (UTC)", "Sheet", "Method", "Epochs", "LR", "Rest
                    "Parameters", "Loss", "Valid loss", "Train score", "Valid score", "Iterations", "Seconds")
 WIDTHS = (6, 20, 8, 20, 8, 8, 9, 10, 6, 18, 14, 14, 12, 12, 10, 8)
 FIRST_PARAM_COL = len(HISTORY_COLUMNS) + 1
-DECAY = "weight decay"  # a sheet's decay cell, recorded after its parameters
 CURVE_POINTS = 400
 CHART_ROWS = 22      # a chart and its margin: one printed page each
 MAX_SHEET_ROWS = 1_048_576

@@ -127,6 +127,12 @@ class Model:
         return loss, self.pack({b: grads.get(b, np.zeros_like(blocks[b])) for b in blocks})
 
 
+def solver_target(metrics: dict[str, float]) -> float:
+    """What a sheet's Solver cell minimises, from its summary figures: the objective where the sheet has weight
+    decay, else the training loss."""
+    return metrics.get("objective", metrics["train_loss"])
+
+
 def _tail(spec: Spec, z: str) -> tuple[tuple[tuple[str, Op], ...], str]:
     """The loss column (and a probability column for log-loss) after the output `z`; returns the prediction."""
     y = Col(spec.target)

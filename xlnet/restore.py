@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from . import history
-from .dataset import open_package, read_sheet, read_spec
+from .dataset import DECAY, open_package, read_sheet, read_spec
 from .errors import XlnetError
 from .fit import SheetResult
 from .net import SHEETS
@@ -56,24 +56,18 @@ def restore_workbook(path: str | Path, fit: int, *, before: bool = False,
                 sheet = read_sheet(pkg, sheet_name, spec)
                 n = sheet.model.n_params
                 names = fits[(fit, sheet_name)].get("names", [])
-                with_decay = sheet.model.decay and len(names) == n + 1 and names[-1] == history.DECAY
+                with_decay = sheet.model.decay and len(names) == n + 1 and names[-1] == DECAY
                 if len(values) != n + with_decay or not all(isinstance(v, float) for v in values):
                     raise XlnetError(f"{path}: fit {fit} of {sheet_name!r} in {name!r} does not hold "
                                      f"{n + with_decay} numbers; its row was edited.")
                 W, decay = np.array(values[:n], float), values[n] if with_decay else sheet.weight_decay
-                cells = dict(zip(sheet.layout.param_cells(), values[:n]))
-                if with_decay:
-                    cells[sheet.layout.decay_cell_at] = decay
-                patch.set_numbers(sheet_name, cells)
+                patch.set_numbers(sheet_name, sheet.settable_cells(W, decay))
                 before_m, after_m = sheet.metrics(), sheet.metrics(W, decay)
                 results.append(SheetResult(sheet_name, before_m, after_m, 0, 0.0, weight_decay=decay))
                 settings = {"epochs": None, "lr": None, "restarts": None, "batch_size": None, "seed": None}
-                old, new, names = sheet.W, W, sheet.layout.param_names()
-                if sheet.model.decay:
-                    old, new = np.append(old, sheet.weight_decay), np.append(W, decay)
-                    names = names + [history.DECAY]
+                names, old = sheet.recorded(sheet.W, sheet.weight_decay)
                 records.append(history.FitRecord(sheet_name, f"restore of fit {fit} ({kind})", settings, before_m,
-                                                 after_m, 0, 0.0, names, old, new, True))
+                                                 after_m, 0, 0.0, names, old, sheet.recorded(W, decay)[1], True))
             history.record(patch, records, str(path))
             patch.recalculate_on_open()
             patch.save(path)

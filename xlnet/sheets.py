@@ -88,7 +88,8 @@ def write_model_sheet(w: Writer, spec: Spec, model: Model, env: dict, theta: np.
     row_cells.update({at.col[name]: (Formula(f), formula_styles[name]) for name, f in at.row_formulas(ROW_MARK).items()})
     row_cells.update({c: (None, style(COMPUTED)) for c in array_cells})
     template = RowTemplate(sorted((c, *v) for c, v in row_cells.items()), w.strings)
-    order = [columns.index(next(k for k in columns if at.col[k] == c)) for c in template.open_columns]
+    position = {at.col[name]: k for k, name in enumerate(columns)}
+    order = [position[c] for c in template.open_columns]
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
         tails = [value_tails(_plain_list(data[k][start:stop]), w.strings) for k in order]
