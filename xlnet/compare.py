@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from . import libreoffice
-from .dataset import SheetData, open_package, read_sheet, read_spec
+from .dataset import SheetData, open_package, read_each, read_spec
 from .errors import XlnetError
 from .estimator import GradientFit
 from .fit import fit_sheets
@@ -72,11 +72,9 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, use_
 def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings) -> list[SheetComparison]:
     spec = read_spec(pkg)
     out, ready = [], []
-    for name in sheets:
-        try:
-            sheet = read_sheet(pkg, name, spec)
-        except XlnetError as e:
-            out.append(SheetComparison(name, problem=str(e).removeprefix(f"{path}: ")))
+    for name, sheet in zip(sheets, read_each(pkg, sheets, spec)):
+        if isinstance(sheet, XlnetError):
+            out.append(SheetComparison(name, problem=str(sheet).removeprefix(f"{path}: ")))
             continue
         result = SheetComparison(name, workbook=sheet.metrics(),
                                  cached_loss=_cached(pkg, name, sheet.layout.loss_cell_at))

@@ -137,22 +137,24 @@ def _is_number(v) -> bool:
 
 
 def _value_rule(spec: Spec, column: str):
-    """What a value cell of `column` must hold: a test of a value and its wording."""
+    """What a value cell of `column` must hold: a test of a value, its wording, and where it is simple, the same
+    test of a whole column of floats at once."""
     if column == "Set":
-        return (lambda v: v in SETS), "train or valid"
+        return (lambda v: v in SETS), "train or valid", None
     if column == spec.target:
         if spec.task == "binary":
-            return (lambda v: v in (0.0, 1.0) and not isinstance(v, bool)), "0 or 1"
-        return _is_number, "a number"
+            return (lambda v: v in (0.0, 1.0) and not isinstance(v, bool)), "0 or 1", lambda x: (x == 0) | (x == 1)
+        return _is_number, "a number", np.isfinite
     c = next((c for c in spec.features if column in (c.name, *c.feature_labels())), None)
     if c is None or c.kind == "numeric":
         if c is not None and c.transform == "log":
-            return (lambda v: _is_number(v) and v >= 0), "a number, 0 or more (LOG10(x+1) needs it)"
-        return _is_number, "a number"
+            return ((lambda v: _is_number(v) and v >= 0), "a number, 0 or more (LOG10(x+1) needs it)",
+                    lambda x: np.isfinite(x) & (x >= 0))
+        return _is_number, "a number", np.isfinite
     if c.allowed:
         allowed = set(c.allowed) | {float(a) for a in c.allowed if not isinstance(a, str)}
-        return (lambda v: isinstance(v, (str, float)) and v in allowed), " or ".join(map(str, c.allowed))
-    return (lambda v: isinstance(v, str) or _is_number(v)), "a value"
+        return (lambda v: isinstance(v, (str, float)) and v in allowed), " or ".join(map(str, c.allowed)), None
+    return (lambda v: isinstance(v, str) or _is_number(v)), "a value", np.isfinite
 
 
 def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
@@ -175,9 +177,14 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
     for c, r in probe.param_cells():
         param_rows.setdefault(r, []).append(c)
     n = 0
-    pattern, fast_columns, shared = None, [], {}
+    shape, fast_columns, shared = None, [], {}
     fast: list[tuple] = []  # the value groups of each row matched whole, decoded column by column at the end
-    for r, cells, match in _rows(pkg, name, lambda: pattern, shared):
+    for r, cells, match in _rows(pkg, name, lambda: shape, shared):
+        if isinstance(match, Written) and r == FIRST_ROW + n:
+            n += match.count
+            for column in columns:
+                values[column].append(match)
+            continue
         if match is not None and r == FIRST_ROW + n:  # a row just as xlnet wrote it: its formulas are the layout's
             n += 1
             fast.append(match.groups())
@@ -197,7 +204,8 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
                 template = {at.col[k]: f for k, f in at.row_formulas(ROW_TOKEN).items()}
                 array_cols = {at.col[k] for k in at.array_columns}
                 data_cols = at.col_numbers
-                pattern, fast_columns = row_pattern(at)
+                shape = RowShape(at)
+                fast_columns = shape.columns
             continue
         if split is None:
             raise XlnetError(f"{where} has no header row {HEADER_ROW}; rebuild the workbook with `xlnet build`.")
@@ -224,7 +232,7 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
             fixed_cells.update({(c, r): cells[c] for c in array_cols if c in cells})
     if split is None or n == 0:
         raise XlnetError(f"{where} has no data rows from row {FIRST_ROW}.")
-    if fast:
+    if fast_columns:
         values = _merge_fast(pkg, values, fast, fast_columns)
     _check_values(values, rules, at, where)
     at = SheetLayout(spec, model, n, split)
@@ -274,42 +282,120 @@ PARALLEL_BYTES = 64 << 20  # sheets larger than this in all are read a process p
 
 
 def read_sheets(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec | None = None) -> list[SheetData]:
-    """read_sheet of each name, in order; large sheets side by side, a process per core."""
+    """read_sheet of each name, in order; the first sheet (in that order) that cannot be read raises."""
+    read = read_each(pkg, names, spec)
+    for sheet in read:
+        if isinstance(sheet, XlnetError):
+            raise sheet
+    return read
+
+
+def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec | None = None
+              ) -> list["SheetData | XlnetError"]:
+    """read_sheet of each name, in order, or the error that says why it cannot be read; large sheets side by
+    side, a process per core."""
     spec = spec or read_spec(pkg)
     size = sum(pkg.zip.getinfo(pkg.sheet(n).part).file_size for n in names if pkg.sheet(n) is not None)
     if len(names) < 2 or size < PARALLEL_BYTES or not can_fork():
-        return [read_sheet(pkg, name, spec) for name in names]
+        return [_read_or_error(pkg, name, spec) for name in names]
     with workers_pool(min(len(names), os.cpu_count() or 1)) as pool:
         return pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in names])
 
 
-def _read_in_worker(path: str, name: str, spec: Spec) -> SheetData:
-    with Package(path) as pkg:
+def _read_or_error(pkg: Package, name: str, spec: Spec) -> "SheetData | XlnetError":
+    try:
         return read_sheet(pkg, name, spec)
+    except XlnetError as e:
+        return e
 
 
-def _rows(pkg: Package, name: str, pattern: Callable[[], re.Pattern | None], shared: dict) -> Iterator[tuple]:
+def _read_in_worker(path: str, name: str, spec: Spec) -> "SheetData | XlnetError":
+    with Package(path) as pkg:
+        return _read_or_error(pkg, name, spec)
+
+
+def _rows(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], shared: dict) -> Iterator[tuple]:
     """(row number, cells or None, match or None) of each row. A row that matches the sheet's row pattern (asked
     for row by row: it is known once the header is read) comes as its match, unparsed; any other as its cells,
-    parsed lazily from the match's string. A sheet that raw_rows cannot scan comes cell by cell."""
+    parsed lazily from the match's string. A run of rows that xlnet's writer rendered for this very layout, and
+    that nobody has changed since, comes whole as a Written run. A sheet that raw_blocks cannot scan comes cell
+    by cell."""
+    seam = pkg.seam(name)
+    kinds = None  # the value cells' types in the last row matched
     try:
-        rows = pkg.raw_rows(name)
-        first = next(rows, None)
+        blocks = pkg.raw_blocks(name)
+        first = next(blocks, None)
     except NotPlain:
         for r, cells in pkg.rows(name):
             yield r, cells, None
         return
     r = 0
-    for raw in itertools.chain([first] if first is not None else [], rows):
-        p = pattern()
-        m = p.fullmatch(raw) if p is not None else None
-        if m is not None:
-            r = int(m[1])
-            yield r, None, m
-            continue
-        for element in pkg.parse_rows(raw):
-            r = int(element.get("r") or r + 1)
-            yield r, pkg.row_cells(element, r, shared), None
+    for offset, block in itertools.chain([first] if first is not None else [], blocks):
+        s = shape()
+        if s is not None and kinds is not None and seam is not None and seam.layout == s.fingerprint \
+                and offset >= seam.head_size:
+            run = s.written(block, kinds)
+            if run is not None:
+                r = run.first + run.count - 1
+                kinds = run.kinds
+                yield run.first, None, run
+                continue
+        for raw in _split_rows(block):
+            s = shape()
+            m = s.pattern.fullmatch(raw) if s is not None else None
+            if m is not None:
+                r = int(m[1])
+                kinds = m.groups()[1::2]
+                yield r, None, m
+                continue
+            for element in pkg.parse_rows(raw):
+                r = int(element.get("r") or r + 1)
+                yield r, pkg.row_cells(element, r, shared), None
+
+
+def _split_rows(block: bytes) -> Iterator[bytes]:
+    pieces = block.split(b"</row>")
+    for piece in pieces[:-1]:
+        yield piece.lstrip() + b"</row>"
+    if pieces[-1].strip():  # rows with no cells, <row r="9"/>
+        yield pieces[-1].strip()
+
+
+@dataclass
+class Written:
+    """A run of data rows just as xlnet's writer rendered them: their value cells' texts, a list per column."""
+    first: int
+    count: int
+    texts: list[list[bytes]]
+    kinds: tuple  # per column, the type attribute of its cells (None: a number)
+
+
+class RowShape:
+    """What a data row of this layout holds, to recognise the rows xlnet wrote: the regex of one row, and the
+    counts a run of rows rendered by xlnet's writer must show."""
+
+    VALUE = re.compile(rb"<v>([^<]*)</v>")
+    ROW = re.compile(rb'\s*<row r="(\d+)"')
+
+    def __init__(self, at: SheetLayout):
+        self.pattern, self.columns = row_pattern(at)
+        self.fingerprint = at.fingerprint()
+        self.formulas = len(at.row_formulas(ROW_TOKEN))
+
+    def written(self, block: bytes, kinds: tuple) -> Written | None:
+        """The run of rows in `block`, which xlnet's writer rendered for this layout (zipout's seam says so), or
+        None where it holds anything but whole data rows (an empty cell, an error value, a row of notes)."""
+        first, last = self.ROW.match(block), self.ROW.match(block, block.rfind(b"<row "))
+        if first is None or last is None or any(kind not in (None, b"", b"s") for kind in kinds):
+            return None
+        # The writer numbers its rows one after another, and each data row has the layout's formulas (any other
+        # row, such as the labels of parameters below the data, has none): so these counts say it is all data.
+        rows, k, text = int(last[1]) - int(first[1]) + 1, len(self.columns), sum(1 for kind in kinds if kind)
+        texts = self.VALUE.findall(block)
+        if rows < 1 or len(texts) != rows * k or block.count(b"<f>") != rows * self.formulas \
+                or block.count(b' t="') != rows * text or block.count(b' t="s"') != rows * text:
+            return None
+        return Written(int(first[1]), rows, [texts[j::k] for j in range(k)], tuple(kind or None for kind in kinds))
 
 
 def row_pattern(at: SheetLayout) -> tuple[re.Pattern, list[str]]:
@@ -339,20 +425,41 @@ def _merge_fast(pkg: Package, values: dict[str, list], fast: list[tuple], column
     """The value columns, with the cells of the rows matched whole decoded into place: a column of plain numbers
     in one numpy conversion (as a float array), any other value by value."""
     out = {}
-    where_fast = np.array([v is FAST for v in values[columns[0]]]) if columns else None
     for k, column in enumerate(columns):
-        kinds = [g[1 + 2 * k] for g in fast]
-        texts = [g[2 + 2 * k] for g in fast]
-        slow = [v for v in values[column] if v is not FAST]
+        kinds, texts, slow, where_fast, i = [], [], [], [], 0
+        for v in values[column]:
+            if v is FAST:
+                kinds.append(fast[i][1 + 2 * k])
+                texts.append(fast[i][2 + 2 * k])
+                where_fast.append(True)
+                i += 1
+            elif type(v) is Written:
+                kinds.extend(itertools.repeat(v.kinds[k], v.count))
+                texts.extend(v.texts[k])
+                where_fast.extend(itertools.repeat(True, v.count))
+            else:
+                slow.append(v)
+                where_fast.append(False)
+        where_fast = np.array(where_fast, bool)
         if not any(kinds) and all(texts) and all(isinstance(v, float) for v in slow):
             column_values = np.empty(len(where_fast))
-            column_values[where_fast] = np.array(texts).astype(float)
+            column_values[where_fast] = np.array(texts, dtype=float)
             column_values[~where_fast] = slow
             out[column] = column_values
             continue
-        decoded = iter([_decode(pkg, kind, text) for kind, text in zip(kinds, texts)])
-        out[column] = [next(decoded) if v is FAST else v for v in values[column]]
+        if texts and all(kind == b"s" for kind in kinds) and all(texts):  # shared strings, looked up at once
+            decoded = iter(_shared_strings(pkg, np.array(texts, dtype=np.int64)))
+        else:
+            decoded = iter([_decode(pkg, kind, text) for kind, text in zip(kinds, texts)])
+        slow_values = iter(slow)
+        out[column] = [next(decoded) if is_fast else next(slow_values) for is_fast in where_fast]
     return {**values, **out}
+
+
+def _shared_strings(pkg: Package, index: np.ndarray) -> list:
+    """The shared strings at these indexes; None (refused by the value rules) for an index out of range."""
+    strings = np.array(pkg.shared_strings + [None], dtype=object)
+    return strings[np.where((index >= 0) & (index < len(strings) - 1), index, -1)].tolist()
 
 
 def _decode(pkg: Package, kind: bytes | None, text: bytes | None):
@@ -373,8 +480,10 @@ def _check_values(values: dict[str, list], rules: dict, at: SheetLayout, where: 
     Each distinct value is tested once."""
     first_bad = None
     for column, vals in values.items():
-        ok, want = rules[column]
+        ok, want, ok_all = rules[column]
         if isinstance(vals, np.ndarray):
+            if vals.dtype == float and (ok_all(vals).all() if ok_all else all(ok(v) for v in np.unique(vals).tolist())):
+                continue
             vals = vals.tolist()
         if all(ok(v) for _, v in set(zip(map(type, vals), vals))):  # by type too: True would pass as 1.0
             continue

@@ -7,6 +7,8 @@ parameter blocks, the model columns.
 """
 from __future__ import annotations
 
+import zlib
+
 from .features import features, value_columns
 from .formula import Max, Op
 from .net import Model
@@ -207,6 +209,13 @@ class SheetLayout:
         skip = self.array_columns
         out.update({name: "=" + op.formula(self) for name, op in self.model.columns if name not in skip})
         return out
+
+    def fingerprint(self) -> int:
+        """A CRC of what a data row holds (its columns, value cells and formulas), never 0: recorded beside a sheet
+        xlnet writes (zipout's seam), so that a reader knows the rows were written for this very layout."""
+        row = sorted(self.row_formulas("\x00").items())
+        what = repr((sorted(self.col.items()), list(self.values), self.split, row, sorted(self.array_columns)))
+        return zlib.crc32(what.encode()) or 1
 
     def fixed_formulas(self) -> dict[tuple[int, int], str]:
         """Formulas outside the rows: the statistics above their columns, and the metric cells."""

@@ -73,7 +73,9 @@ def write_model_sheet(w: Writer, spec: Spec, model: Model, env: dict, theta: np.
     if at.decay_cell_at:
         put(*at.decay_cell_at, float(spec.weight_decay), PARAM)
 
-    stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n)
+    settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
+    stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
+                     seam_after=max(r for _, r in settable), layout=at.fingerprint())
     for r in range(TITLE_ROW, FIRST_ROW):
         stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
     columns = at.values + (("Set",) if at.split else ())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from lxml import etree
 from . import parts
 from .read import Package, rels_path
 from .safety import replacing
+from .zipout import ZipOut, head_before, seam_of
 
 ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br=\"(\d+)\"")
 SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData>")
@@ -44,6 +44,56 @@ def _with_number(m: re.Match, value: float) -> bytes:
     return b"<" + p + b"c" + attrs + b"><" + p + b"v>" + parts.number(value).encode() + b"</" + p + b"v></" + p + b"c>"
 
 
+class NotInHead(Exception):
+    """A cell to set is not among the rows read as the sheet's head."""
+
+
+class CellEdits:
+    """Numbers to put into some cells of one sheet, whose formulas' cached values go."""
+
+    def __init__(self, sheet: str, values: dict[tuple[int, int], float]):
+        self.sheet = sheet
+        self.cells = [(f"{parts.letters(c)}{r}", v) for (c, r), v in values.items()]
+        self.last = max(r for _, r in values)
+
+    def head(self, top: bytes) -> bytes:
+        """The sheet's first rows (every cell to set among them) with the numbers put in, cached values gone."""
+        for ref, v in self.cells:
+            top, n = _cell_pattern(ref).subn(lambda m, v=v: _with_number(m, v), top, count=1)
+            if n != 1:
+                raise NotInHead(f"{self.sheet}!{ref} is not in the sheet")
+        return CACHED.sub(rb"\1", top)
+
+    def stream(self, src, member) -> None:
+        """The whole sheet, from its inflated stream to a zip member; a seam follows the edited rows, so that the
+        next edit of these cells copies the rest raw (zipout)."""
+        head = b""
+        while True:
+            rows = [(int(m[1]), m.start()) for m in ROW.finditer(head)]
+            beyond = next((pos for r, pos in rows if r > self.last), None)
+            end = SHEET_DATA_END.search(head)
+            if beyond is not None or end is not None:
+                cut = beyond if beyond is not None else end.start()
+                break
+            chunk = src.read(CHUNK)
+            if not chunk:
+                cut = len(head)
+                break
+            head += chunk
+        member.write(self.head(head[:cut]))
+        member.mark_seam()
+        pending = head[cut:]
+        while True:
+            chunk = src.read(CHUNK)
+            pending += chunk
+            ends = list(ROW_END.finditer(pending))
+            cut = len(pending) if not chunk else (ends[-1].end() if ends else 0)
+            member.write(CACHED.sub(rb"\1", pending[:cut]))
+            pending = pending[cut:]
+            if not chunk:
+                break
+
+
 class Patch:
     """Edits to make to a package; `save` writes them, copying everything else."""
 
@@ -51,7 +101,7 @@ class Patch:
         self.pkg = pkg
         self.new: dict[str, bytes] = {}        # part -> content (new or replacing)
         self._new_sheets: dict[str, str] = {}  # name -> part of the sheets this patch adds
-        self.streamed: dict[str, object] = {}  # part -> function(source stream, out stream)
+        self.edits: dict[str, CellEdits] = {}  # part -> numbers to put into its cells
         self.removed: set[str] = set()
         self.workbook = copy.deepcopy(pkg.workbook)
         self.ns = pkg.ns
@@ -75,44 +125,7 @@ class Patch:
         The sheet's formulas lose their cached values, which these numbers make stale: Excel recalculates on
         open anyway (fullCalcOnLoad), LibreOffice only the cells that have no value.
         """
-        part = self.pkg.sheet(sheet).part
-        by_row: dict[int, list] = {}
-        for (c, r), v in values.items():
-            by_row.setdefault(r, []).append((f"{parts.letters(c)}{r}", v))
-        last = max(by_row)
-
-        def patch(src, out):
-            head = b""
-            while True:
-                rows = [(int(m[1]), m.start()) for m in ROW.finditer(head)]
-                beyond = next((pos for r, pos in rows if r > last), None)
-                end = SHEET_DATA_END.search(head)
-                if beyond is not None or end is not None:
-                    cut = beyond if beyond is not None else end.start()
-                    break
-                chunk = src.read(CHUNK)
-                if not chunk:
-                    cut = len(head)
-                    break
-                head += chunk
-            top, rest = head[:cut], head[cut:]
-            for r, cells in by_row.items():
-                for ref, v in cells:
-                    pattern = _cell_pattern(ref)
-                    top, n = pattern.subn(lambda m, v=v: _with_number(m, v), top, count=1)
-                    if n != 1:
-                        raise KeyError(f"{sheet}!{ref} is not in the sheet")
-            pending = CACHED.sub(rb"\1", top) + rest
-            while True:
-                chunk = src.read(CHUNK)
-                pending += chunk
-                ends = list(ROW_END.finditer(pending))
-                cut = len(pending) if not chunk else (ends[-1].end() if ends else 0)
-                out.write(CACHED.sub(rb"\1", pending[:cut]))
-                pending = pending[cut:]
-                if not chunk:
-                    break
-        self.streamed[part] = patch
+        self.edits[self.pkg.sheet(sheet).part] = CellEdits(sheet, values)
 
     # --- xlnet's own sheets ------------------------------------------------------------------------------
     def _marker(self, key: str) -> str:
@@ -276,26 +289,38 @@ class Patch:
         self.new["[Content_Types].xml"] = parts.XML_HEAD + etree.tostring(self.content_types)
         self.new[rels_path(self.pkg.workbook_part)] = parts.XML_HEAD + etree.tostring(self.workbook_rels)
         self.removed -= set(self.new)  # a part dropped and written anew (a sheet's relationships) is written
-        with replacing(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as z:
+        with replacing(out) as tmp, open(tmp, "wb") as fp, open(self.pkg.path, "rb") as source:
+            z = ZipOut(fp)
             written = set()
             for info in self.pkg.zip.infolist():
                 name = info.filename
                 if name in self.removed or name in written:
                     continue
                 written.add(name)
-                target = zipfile.ZipInfo(name, info.date_time)
-                target.compress_type, target.external_attr = info.compress_type, info.external_attr
-                if info.file_size > BIG_MEMBER:
-                    target._compresslevel = 1  # as the writer does for long sheets: ~3x the speed, ~1.3x the size
+                level = 1 if info.file_size > BIG_MEMBER else 6  # as the writer does for long sheets
                 if name in self.new:
-                    z.writestr(target, self.new[name])
-                    continue
-                large = info.file_size > (1 << 30)
-                with self.pkg.zip.open(info) as src, z.open(target, "w", force_zip64=large) as dst:
-                    if name in self.streamed:
-                        self.streamed[name](src, dst)
-                    else:
-                        shutil.copyfileobj(src, dst, CHUNK)
+                    z.writestr(name, self.new[name], level, info.date_time)
+                elif name in self.edits:
+                    self._edit(z, source, info, level)
+                else:
+                    z.copy(source, info)
             for name, data in self.new.items():
                 if name not in written and name not in self.removed:
-                    z.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+                    z.writestr(name, data)
+            z.close()
+
+    def _edit(self, z: ZipOut, source, info: zipfile.ZipInfo, level: int) -> None:
+        """A sheet with cells set: its head deflated anew and the rest copied raw where the member has a seam
+        after the cells, else the whole sheet inflated, edited and deflated."""
+        edits = self.edits[info.filename]
+        seam = seam_of(info)
+        head = head_before(source, info, seam) if seam else None
+        if head is not None:
+            try:
+                z.splice(source, info, seam, edits.head(head), level)
+                return
+            except NotInHead:
+                pass
+        with self.pkg.zip.open(info) as src, z.open(info.filename, level, info.date_time,
+                                                          size_hint=2 * info.file_size) as member:
+            edits.stream(src, member)

@@ -16,6 +16,8 @@ from typing import Iterator
 
 from lxml import etree
 
+from .zipout import Seam, seam_of
+
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -218,8 +220,17 @@ class Package:
     def raw_rows(self, sheet: str) -> Iterator[bytes]:
         """The bytes of each row element as stored, in order, without parsing them: the fast path for large
         sheets. Raises NotPlain where the sheet's elements carry a namespace prefix (then use `rows`)."""
+        for _, block in self.raw_blocks(sheet):
+            pieces = block.split(b"</row>")
+            for piece in pieces[:-1]:
+                yield piece.lstrip() + b"</row>"
+            if pieces[-1].strip():  # rows with no cells, <row r="9"/>
+                yield pieces[-1].strip()
+
+    def raw_blocks(self, sheet: str) -> Iterator[tuple[int, bytes]]:
+        """Runs of whole row elements as stored, each with its offset in the sheet's inflated bytes."""
         stream = self.zip.open(self.sheet(sheet).part)
-        buffer = b""
+        buffer, offset = b"", 0  # offset: of buffer[0]
         while (start := buffer.find(b"<sheetData")) < 0:
             if b":sheetData" in buffer:
                 raise NotPlain(sheet)
@@ -236,21 +247,22 @@ class Package:
             head_end = buffer.find(b">", start)
         if buffer[head_end - 1:head_end] == b"/":  # <sheetData/>: no rows
             return
-        buffer = buffer[head_end + 1:]
+        buffer, offset = buffer[head_end + 1:], head_end + 1
         while True:
             end = buffer.find(b"</sheetData>")
             cut = end if end >= 0 else buffer.rfind(b"</row>") + 6 if b"</row>" in buffer else 0
-            pieces = buffer[:cut].split(b"</row>")
-            for piece in pieces[:-1]:
-                yield piece.lstrip() + b"</row>"
+            if cut:
+                yield offset, buffer[:cut]
             if end >= 0:
-                if pieces[-1].strip():  # rows with no cells, <row r="9"/>
-                    yield pieces[-1].strip()
                 return
             chunk = stream.read(RAW_CHUNK)
             if not chunk:
                 return
-            buffer = buffer[cut:] + chunk
+            buffer, offset = buffer[cut:] + chunk, offset + cut
+
+    def seam(self, sheet: str) -> Seam | None:
+        """The seam xlnet's writer recorded in a sheet's zip member, while the member is as written."""
+        return seam_of(self.zip.getinfo(self.sheet(sheet).part))
 
     def parse_rows(self, data: bytes) -> list[etree._Element]:
         """The row elements of an item of raw_rows (one, or a row with no cells and the row after it)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
@@ -20,11 +19,15 @@ from . import parts
 from .parts import NS, R_NS, XML_HEAD, Formula, SharedStrings, Style, Styles, cell_xml, escape, quoteattr
 from .read import letters
 from .safety import exclusive, os_error, replacing
+from .zipout import ZipOut
 
 DOC_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 BUFFER = 1 << 16
 BIG_SHEET = 20_000        # rows: a sheet this long is compressed faster (level 1: ~3x the speed, ~1.3x the size)...
 THREAD_BUFFER = 1 << 20   # ... in a thread of its own (zlib lets it run beside the rendering), this much at a time
+
+
+SEAM = object()
 
 
 class _Compressor(threading.Thread):
@@ -38,9 +41,12 @@ class _Compressor(threading.Thread):
         while (data := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    self.out.write(data)
+                    self.out.mark_seam(data[1]) if type(data) is tuple else self.out.write(data)
                 except BaseException as e:  # handed to the rendering thread, which raises it
                     self.error = e
+
+    def mark_seam(self, layout: int) -> None:
+        self.write((SEAM, layout))
 
     def write(self, data: bytes) -> None:
         if self.error is not None:
@@ -58,14 +64,13 @@ class SheetStream:
     """Rows of one sheet, written in order as they come."""
 
     def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
-                 freeze: tuple[int, int] | None = None, rows: int = 0):
+                 freeze: tuple[int, int] | None = None, rows: int = 0, seam_after: int | None = None,
+                 layout: int = 0):
         self.writer, self.name, self.part = writer, name, part
-        info = zipfile.ZipInfo(part, (1980, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
         self.big = rows >= BIG_SHEET
-        if self.big:
-            info._compresslevel = 1  # zipfile's per-member level (3.7+; 3.13 names it compress_level too)
-        self.out = writer.zip.open(info, "w", force_zip64=True)
+        self.seam_after = seam_after  # the row after which a refit's cells end: see zipout.Member.mark_seam
+        self.layout = layout          # ... and the fingerprint of the layout whose rows follow it
+        self.out = writer.zip.open(part, 1 if self.big else writer.level)
         if self.big:
             self.out = _Compressor(self.out)
             self.out.start()
@@ -102,6 +107,9 @@ class SheetStream:
         strings = self.writer.strings
         self._emit(f'<row r="{r}">'.encode() + b"".join(cell_xml(c, r, v, s, strings) for c, v, s in cells)
                    + b"</row>")
+        if r == self.seam_after:
+            self._flush()
+            self.out.mark_seam(self.layout)
 
     def raw_row(self, xml: bytes) -> None:
         """A row already rendered (a template filled in): the fast path for large sheets."""
@@ -127,7 +135,8 @@ class Writer:
     """A new workbook package. Sheets are written one after another; `close` writes the rest."""
 
     def __init__(self, path: str | Path, *, compresslevel: int = 6):
-        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel)
+        self.fp = open(path, "wb")
+        self.zip, self.level = ZipOut(self.fp), compresslevel
         self.strings, self.styles = SharedStrings(), Styles()
         self.sheets: list[tuple[str, str, str]] = []  # name, part, state
         self.names: list[tuple[str, str, int | None, bool]] = []
@@ -223,6 +232,7 @@ class Writer:
             + "".join(f'<Override PartName="/{p}" ContentType="{t}"/>' for p, t in overrides.items())
             + "</Types>").encode())
         z.close()
+        self.fp.close()
 
 
 @contextlib.contextmanager
@@ -235,8 +245,11 @@ def new_workbook(out: str | Path):
         raise os_error(out, e, "write") from None
     with exclusive(out), replacing(out) as tmp:
         w = Writer(tmp)
-        yield w
-        w.close()
+        try:
+            yield w
+            w.close()
+        finally:
+            w.fp.close()
 
 
 __all__ = ["Writer", "new_workbook", "SheetStream", "Formula", "Style"]

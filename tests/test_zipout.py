@@ -1,0 +1,166 @@
+"""The zip writer: raw copies, seams, splices, and a refit whose write does not grow with the data."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+from xlnet import XlnetError, build_workbook, fit_workbook
+from xlnet.dataset import RowShape, open_package, read_sheets
+from xlnet.xlsx import read
+from xlnet.xlsx.read import Package
+from xlnet.xlsx.zipout import ZipOut, crc32_combine, data_start, seam_of
+
+
+def raw_bytes(path, name: str) -> bytes:
+    """A member's compressed bytes as stored."""
+    with zipfile.ZipFile(path) as z, open(path, "rb") as f:
+        info = z.getinfo(name)
+        f.seek(data_start(f, info))
+        return f.read(info.compress_size)
+
+
+@pytest.mark.parametrize("a, b", [(b"", b""), (b"abc", b""), (b"", b"xyz"), (os.urandom(999), os.urandom(70001))])
+def test_crc32_combine_is_zlibs(a, b):
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_a_splice_replaces_the_head_and_copies_the_rest_raw():
+    buf = io.BytesIO()
+    z = ZipOut(buf)
+    with z.open("sheet.xml", 1) as m:
+        m.write(b"<head>" + b"h" * 1000 + b"</head>")
+        m.mark_seam()
+        for i in range(20000):
+            m.write(b'<row r="%d"/>' % i)
+    z.writestr("caf\u00e9.txt", "caf\u00e9")
+    z.close()
+    source = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    info = source.getinfo("sheet.xml")
+    seam = seam_of(info)
+    assert seam is not None and seam.head_size == 1013
+    out = io.BytesIO()
+    z = ZipOut(out)
+    z.splice(io.BytesIO(buf.getvalue()), info, seam, b"<head>new</head>", 6)
+    z.copy(io.BytesIO(buf.getvalue()), source.getinfo("caf\u00e9.txt"))
+    z.close()
+    spliced = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    assert spliced.testzip() is None  # every CRC checks
+    assert spliced.read("sheet.xml") == b"<head>new</head>" + source.read("sheet.xml")[1013:]
+    assert spliced.read("caf\u00e9.txt") == "caf\u00e9".encode()
+    assert seam_of(spliced.getinfo("sheet.xml")).head_size == len(b"<head>new</head>")
+
+
+def test_a_seam_is_not_trusted_once_another_tool_rewrites_the_member():
+    """A zip tool may keep the extra field while replacing the bytes: the CRC recorded beside the seam no longer
+    matches, so the seam is ignored."""
+    buf = io.BytesIO()
+    z = ZipOut(buf)
+    with z.open("sheet.xml") as m:
+        m.write(b"<a/>")
+        m.mark_seam()
+        m.write(b"<b/>")
+    z.close()
+    info = zipfile.ZipFile(io.BytesIO(buf.getvalue())).getinfo("sheet.xml")
+    assert seam_of(info) is not None
+    again = io.BytesIO()
+    with zipfile.ZipFile(again, "w", zipfile.ZIP_DEFLATED) as z2:
+        z2.writestr(info, b"<a/><c/>")  # the same ZipInfo, so the same extra field
+    assert zipfile.ZipFile(again).getinfo("sheet.xml").extra == info.extra
+    assert seam_of(zipfile.ZipFile(again).getinfo("sheet.xml")) is None
+
+
+def test_a_refit_copies_the_long_rows_raw_and_matches_a_full_rewrite(tmp_path):
+    """xlnet's sheets carry a seam after their parameter rows: a fit deflates only the rows above it anew and
+    copies the data rows' compressed bytes, and the result is byte for byte what editing the whole sheet gives."""
+    built = tmp_path / "t.xlsx"
+    build_workbook(None, built)
+    spliced = tmp_path / "spliced.xlsx"
+    shutil.copy(built, spliced)
+    fit_workbook(spliced, epochs=5, restarts=2, lbfgs_iters=5)
+
+    full = tmp_path / "full.xlsx"  # the same workbook with its seams removed: the whole sheets are rewritten
+    with zipfile.ZipFile(built) as src, zipfile.ZipFile(full, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    with zipfile.ZipFile(full) as f:
+        assert not any(seam_of(info) for info in f.infolist())
+    fit_workbook(full, epochs=5, restarts=2, lbfgs_iters=5)
+
+    with zipfile.ZipFile(built) as b, zipfile.ZipFile(spliced) as s, zipfile.ZipFile(full) as f:
+        assert s.testzip() is None
+        for name in ("linear", "nnet", "mmult"):
+            with open_package(built) as pkg:
+                part = pkg.sheet(name).part
+            seam = seam_of(b.getinfo(part))
+            assert seam is not None
+            assert s.read(part) == f.read(part)
+            assert s.read(part)[-1000:] == b.read(part)[-1000:]
+            assert raw_bytes(spliced, part).endswith(raw_bytes(built, part)[seam.head_compressed:])
+        data = "xl/worksheets/sheet4.xml"
+        assert raw_bytes(spliced, data) == raw_bytes(built, data)  # copied, not deflated again
+    with open_package(spliced) as a, open_package(full) as c:
+        for x, y in zip(read_sheets(a, ("linear", "nnet", "mmult")), read_sheets(c, ("linear", "nnet", "mmult"))):
+            assert (x.W == y.W).all() and x.loss() == y.loss()
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """The reader takes a sheet a few rows at a time, so that most of the lesson's rows come after the seam."""
+    monkeypatch.setattr(read, "RAW_CHUNK", 4096)
+    runs = []
+    written = RowShape.written
+
+    def counted(self, block, kinds):
+        run = written(self, block, kinds)
+        runs.append(run)
+        return run
+    monkeypatch.setattr(RowShape, "written", counted)
+    return runs
+
+
+def sheets_of(path, **kw) -> dict:
+    with open_package(path) as pkg:
+        return {s.name: s for s in read_sheets(pkg, ("linear", "nnet", "mmult"))}
+
+
+def test_rows_xlnet_wrote_are_read_whole_to_the_same_values(tmp_path, small_blocks, monkeypatch):
+    """After the seam, a run of rows that xlnet's writer rendered for this layout (the member's CRC and the
+    layout's fingerprint say so) is read by its values alone: the same columns, parameters and losses as reading
+    every row against the layout's regex, with text columns (Sex, Embarked, Set) and a refit in between."""
+    out = tmp_path / "t.xlsx"
+    build_workbook(None, out, valid_pct=0.2)
+    fit_workbook(out, epochs=5, restarts=2, lbfgs_iters=5)  # spliced: the seam and its fingerprint are kept
+    trusted = sheets_of(out)
+    assert sum(run is not None for run in small_blocks) >= 3 * 50
+    small_blocks.clear()
+    monkeypatch.setattr(Package, "seam", lambda self, sheet: None)
+    checked = sheets_of(out)
+    assert not small_blocks
+    for name, a in trusted.items():
+        b = checked[name]
+        assert set(a.env) == set(b.env)
+        for column, values in a.env.items():
+            assert np.array_equal(np.asarray(values), np.asarray(b.env[column])), (name, column)
+        assert np.array_equal(a.W, b.W) and a.metrics() == b.metrics()
+
+
+def test_an_edit_below_the_seam_is_found_even_if_the_extra_field_stays(tmp_path, small_blocks):
+    """A tool that rewrites a sheet's member but keeps its extra field: the seam no longer matches the CRC, so
+    every row is checked against the layout and the edited formula is named."""
+    out = tmp_path / "t.xlsx"
+    build_workbook(None, out)
+    edited = tmp_path / "edited.xlsx"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(edited, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet2.xml":  # nnet
+                data = data.replace(b"<f>(AG600-A600)^2</f>", b"<f>(AG600-A600)^3</f>")
+            dst.writestr(info, data)
+    with pytest.raises(XlnetError, match=r"AH600 holds '=\(AG600-A600\)\^3'"):
+        sheets_of(edited)

@@ -1,0 +1,300 @@
+"""Writing a zip package member by member, with what `zipfile` cannot do.
+
+- A member of another zip is copied raw: its compressed bytes as they are, not inflated and deflated again.
+- A member is deflated at its own level (long sheets at 1, the rest at 6).
+- A member may carry a *seam*: a point where the deflate stream is fully flushed, so that what follows depends
+  on nothing before it. The bytes before a seam (a sheet's first rows, where its parameter cells are) can then
+  be replaced and deflated anew while the rest is copied raw; the cost of a refit stops growing with the data.
+  The seam is recorded in the member's central-directory extra field (an ID of xlnet's own, which every zip
+  reader skips), with the member's CRC and sizes, so it is trusted only while the member is the one written.
+"""
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+LOCAL = struct.Struct("<4s5H3L2H")
+CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+END = struct.Struct("<4s4H2LH")
+END64 = struct.Struct("<4sQ2H2L4Q")
+LOCATOR64 = struct.Struct("<4sLQL")
+SEAM_ID = 0x6C78  # "xl"
+SEAM = struct.Struct("<2H2Q4L")  # id, size, head bytes (inflated, deflated), CRC of the rest, layout, member CRC, size
+LIMIT = 0xFFFFFFFF
+UTF8 = 0x800
+CHUNK = 1 << 20
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Seam:
+    head_size: int         # inflated bytes before the seam
+    head_compressed: int   # deflated bytes before it (the rest starts at this offset, byte-aligned)
+    tail_crc: int          # CRC-32 of the inflated bytes after it
+    layout: int = 0        # the rows after it as the writer rendered them for this layout (0: not known)
+
+
+def seam_of(info: zipfile.ZipInfo) -> Seam | None:
+    """The seam recorded for a member, if it still describes the member's bytes."""
+    extra = info.extra
+    i = 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<2H", extra, i)
+        if tag == SEAM_ID and size == SEAM.size - 4:
+            _, _, head, head_c, tail_crc, layout, crc, compressed = SEAM.unpack_from(extra, i)
+            if crc == info.CRC and compressed == info.compress_size & LIMIT and head_c <= info.compress_size \
+                    and head <= info.file_size and info.compress_type == zipfile.ZIP_DEFLATED:
+                return Seam(head, head_c, tail_crc, layout)
+            return None
+        i += 4 + size
+    return None
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of A+B from those of A and B and B's length (zlib's crc32_combine, which Python lacks)."""
+    def times(matrix: list[int], vector: int) -> int:
+        out, i = 0, 0
+        while vector:
+            if vector & 1:
+                out ^= matrix[i]
+            vector >>= 1
+            i += 1
+        return out
+
+    def square(matrix: list[int]) -> list[int]:
+        return [times(matrix, matrix[n]) for n in range(32)]
+
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
+    even = square(odd)   # two zero bits
+    odd = square(even)   # four
+    while True:
+        even = square(odd)
+        if len2 & 1:
+            crc1 = times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = square(even)
+        if len2 & 1:
+            crc1 = times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+def _dos(date_time: tuple) -> tuple[int, int]:
+    y, mo, d, h, mi, s = date_time
+    return (y - 1980) << 9 | mo << 5 | d, h << 11 | mi << 5 | s // 2
+
+
+@dataclass
+class _Entry:
+    name: bytes
+    flags: int
+    method: int
+    date_time: tuple
+    crc: int
+    compressed: int
+    size: int
+    offset: int
+    create: tuple[int, int] = (20, 3)  # version made by, system (3: Unix)
+    external_attr: int = 0o600 << 16
+    extra: bytes = b""
+
+
+class ZipOut:
+    """A zip written to a seekable file, member after member; `close` writes the central directory."""
+
+    def __init__(self, fp: BinaryIO):
+        self.fp, self.entries = fp, []
+
+    # --- members --------------------------------------------------------------------------------------------
+    def writestr(self, name: str, data: bytes | str, level: int = 6, date_time: tuple = EPOCH) -> None:
+        data = data.encode() if isinstance(data, str) else data
+        with self.open(name, level, date_time, size_hint=len(data)) as member:
+            member.write(data)
+
+    def open(self, name: str, level: int = 6, date_time: tuple = EPOCH, *, size_hint: int | None = None
+             ) -> "Member":
+        """A member to write as a stream. Without a size_hint it reserves room for ZIP64 sizes."""
+        return Member(self, name, level, date_time, zip64=size_hint is None or size_hint >= LIMIT)
+
+    def copy(self, source: BinaryIO, info: zipfile.ZipInfo, keep_extra: bool = True) -> None:
+        """`info`'s member of the zip in `source`, compressed bytes and all, as it is."""
+        start = data_start(source, info)
+        entry = self._entry(info, keep_extra)
+        self._local(entry)
+        _copy_bytes(source, start, info.compress_size, self.fp)
+
+    def splice(self, source: BinaryIO, info: zipfile.ZipInfo, seam: Seam, head: bytes, level: int) -> None:
+        """`info`'s member with the bytes before its seam replaced by `head` (deflated here); the rest copied raw.
+        The member keeps a seam, after the new head."""
+        start = data_start(source, info)
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        head_c = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
+        tail_size = info.file_size - seam.head_size
+        tail_c = info.compress_size - seam.head_compressed
+        entry = self._entry(info, keep_extra=False)
+        entry.crc = crc32_combine(zlib.crc32(head), seam.tail_crc, tail_size)
+        entry.size, entry.compressed = len(head) + tail_size, len(head_c) + tail_c
+        entry.extra = _seam_extra(Seam(len(head), len(head_c), seam.tail_crc, seam.layout), entry)
+        self._local(entry)
+        self.fp.write(head_c)
+        _copy_bytes(source, start + seam.head_compressed, tail_c, self.fp)
+
+    def _entry(self, info: zipfile.ZipInfo, keep_extra: bool) -> _Entry:
+        if info.flag_bits & 1:
+            raise zipfile.BadZipFile(f"{info.filename} is encrypted")
+        name, flags = _name(info.filename)
+        extra = _without_zip64(info.extra) if keep_extra else b""
+        return _Entry(name, flags | (info.flag_bits & 0x6), info.compress_type, info.date_time, info.CRC,
+                      info.compress_size, info.file_size, self.fp.tell(), (info.create_version, info.create_system),
+                      info.external_attr, extra)
+
+    def _local(self, e: _Entry) -> None:
+        """The local header of a member whose sizes are known."""
+        zip64 = e.size >= LIMIT or e.compressed >= LIMIT
+        extra = struct.pack("<2H2Q", 1, 16, e.size, e.compressed) if zip64 else b""
+        date, time = _dos(e.date_time)
+        self.fp.write(LOCAL.pack(b"PK\x03\x04", 45 if zip64 else 20, e.flags, e.method, time, date, e.crc,
+                                 LIMIT if zip64 else e.compressed, LIMIT if zip64 else e.size, len(e.name),
+                                 len(extra)) + e.name + extra)
+        self.entries.append(e)
+
+    # --- the end --------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        start = self.fp.tell()
+        for e in self.entries:
+            big = [v for v in (e.size, e.compressed, e.offset) if v >= LIMIT]
+            zip64 = struct.pack("<2H", 1, 8 * len(big)) + b"".join(struct.pack("<Q", v) for v in big) if big else b""
+            extra = zip64 + e.extra
+            date, time = _dos(e.date_time)
+            version = max(45 if big else 20, e.create[0])
+            self.fp.write(CENTRAL.pack(
+                b"PK\x01\x02", version, e.create[1], 45 if big else 20, 0, e.flags, e.method, time, date, e.crc,
+                min(e.compressed, LIMIT), min(e.size, LIMIT), len(e.name), len(extra), 0, 0, 0, e.external_attr,
+                min(e.offset, LIMIT)) + e.name + extra)
+        end = self.fp.tell()
+        n, size = len(self.entries), end - start
+        if n >= 0xFFFF or size >= LIMIT or start >= LIMIT:
+            self.fp.write(END64.pack(b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, size, start))
+            self.fp.write(LOCATOR64.pack(b"PK\x06\x07", 0, end, 1))
+        self.fp.write(END.pack(b"PK\x05\x06", 0, 0, min(n, 0xFFFF), min(n, 0xFFFF), min(size, LIMIT),
+                               min(start, LIMIT), 0))
+        self.fp.flush()
+
+
+class Member:
+    """One member being deflated: `write` bytes, `seam()` once at most; the header is completed on close."""
+
+    def __init__(self, out: ZipOut, name: str, level: int, date_time: tuple, zip64: bool):
+        self.out, self.fp = out, out.fp
+        name_bytes, flags = _name(name)
+        self.entry = _Entry(name_bytes, flags, zipfile.ZIP_DEFLATED, date_time, 0, 0, 0, self.fp.tell())
+        self.zip64 = zip64
+        self.header = LOCAL.size + len(name_bytes) + (20 if zip64 else 0)
+        self.fp.write(b"\0" * self.header)
+        self.deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self.crc = self.size = self.compressed = 0
+        self.seam: Seam | None = None
+        self.tail_crc = 0
+
+    def write(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+        if self.seam is not None:
+            self.tail_crc = zlib.crc32(data, self.tail_crc)
+        self.size += len(data)
+        self._put(self.deflate.compress(data))
+
+    def mark_seam(self, layout: int = 0) -> None:
+        """Flush the stream fully here: what is written before can later be replaced without touching the rest.
+        `layout`: the fingerprint of the layout whose rows follow, rendered by xlnet's writer."""
+        if self.seam is None:
+            self._put(self.deflate.flush(zlib.Z_FULL_FLUSH))
+            self.seam = Seam(self.size, self.compressed, 0, layout)
+
+    def _put(self, data: bytes) -> None:
+        if data:
+            self.fp.write(data)
+            self.compressed += len(data)
+
+    def close(self) -> None:
+        self._put(self.deflate.flush())
+        e = self.entry
+        e.crc, e.size, e.compressed = self.crc, self.size, self.compressed
+        if not self.zip64 and (e.size >= LIMIT or e.compressed >= LIMIT):
+            raise zipfile.LargeZipFile(f"{e.name.decode()} outgrew 4 GiB without room for ZIP64 sizes")
+        if self.seam is not None:
+            e.extra = _seam_extra(Seam(self.seam.head_size, self.seam.head_compressed, self.tail_crc,
+                                       self.seam.layout), e)
+        end = self.fp.tell()
+        self.fp.seek(e.offset)
+        date, time = _dos(e.date_time)
+        extra = struct.pack("<2H2Q", 1, 16, e.size, e.compressed) if self.zip64 else b""
+        self.fp.write(LOCAL.pack(b"PK\x03\x04", 45 if self.zip64 else 20, e.flags, e.method, time, date, e.crc,
+                                 LIMIT if self.zip64 else e.compressed, LIMIT if self.zip64 else e.size,
+                                 len(e.name), len(extra)) + e.name + extra)
+        self.fp.seek(end)
+        self.out.entries.append(e)
+
+    def __enter__(self) -> "Member":
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is None:
+            self.close()
+
+
+def _seam_extra(seam: Seam, e: _Entry) -> bytes:
+    return SEAM.pack(SEAM_ID, SEAM.size - 4, seam.head_size, seam.head_compressed, seam.tail_crc, seam.layout,
+                     e.crc, e.compressed & LIMIT)
+
+
+def _name(name: str) -> tuple[bytes, int]:
+    try:
+        return name.encode("ascii"), 0
+    except UnicodeEncodeError:
+        return name.encode("utf-8"), UTF8
+
+
+def _without_zip64(extra: bytes) -> bytes:
+    """An extra field without its ZIP64 record: this writer adds its own where needed."""
+    out, i = b"", 0
+    while i + 4 <= len(extra):
+        tag, size = struct.unpack_from("<2H", extra, i)
+        if tag != 1:
+            out += extra[i:i + 4 + size]
+        i += 4 + size
+    return out
+
+
+def data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
+    source.seek(info.header_offset)
+    header = source.read(LOCAL.size)
+    if len(header) != LOCAL.size or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{info.filename}: bad local header")
+    name_len, extra_len = struct.unpack_from("<2H", header, 26)
+    return info.header_offset + LOCAL.size + name_len + extra_len
+
+
+def head_before(source: BinaryIO, info: zipfile.ZipInfo, seam: Seam) -> bytes | None:
+    """The inflated bytes before a member's seam, without inflating the rest; None if they are not whole."""
+    source.seek(data_start(source, info))
+    head = zlib.decompressobj(-15).decompress(source.read(seam.head_compressed))
+    return head if len(head) == seam.head_size else None
+
+
+def _copy_bytes(source: BinaryIO, start: int, n: int, out: BinaryIO) -> None:
+    source.seek(start)
+    while n > 0:
+        chunk = source.read(min(CHUNK, n))
+        if not chunk:
+            raise zipfile.BadZipFile("the zip ends inside a member")
+        out.write(chunk)
+        n -= len(chunk)
