@@ -13,7 +13,7 @@ from .features import feature_matrix, features, value_columns
 from .layout import MAX_ROWS
 from .lessons import titanic
 from .net import build_models, starting_params
-from .sheets import write_data_sheet, write_model_sheet, write_spec_sheet
+from .sheets import write_data_sheet, write_model_sheets, write_spec_sheet
 from .spec import MISSING_CHOICES, Spec, infer, read_spec_file, spec_from_file
 from .xlsx.write import new_workbook
 
@@ -124,8 +124,7 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
             raise XlnetError(f"{name}: {W.size} parameters given, the sheet has {models[name].n_params}.")
         theta[name] = W
     with new_workbook(out) as w:
-        for name, model in models.items():
-            write_model_sheet(w, spec, model, env, theta[name])
+        write_model_sheets(w, spec, models, env, theta)
         write_data_sheet(w, table)
         write_spec_sheet(w, spec)
     X = feature_matrix(spec, env)

@@ -164,19 +164,63 @@ def _allowed_text(c: Column) -> str:
 
 
 def type_column(table: Table, c: Column, noun: str) -> np.ndarray:
-    """One column typed by its spec, or the first bad cell named."""
+    """One column typed by its spec, or the first bad cell named. Each distinct text is typed once."""
     texts = table.column(c.name)
-    path = table.source
     numeric = c.kind == "numeric" or (c.kind in ("categorical", "target") and _numeric_levels(c))
-    out = np.empty(len(texts), dtype=float if numeric else object)
-    for i, text in enumerate(texts):
-        where = f"{path}: line {table.lines[i]}, column {c.name}"
+    distinct = list(dict.fromkeys(texts))  # in the order first seen: the first bad one is on the first bad line
+    typed = _typed_numbers(table, c, distinct) if numeric else None
+    if typed is None:
+        typed = _type_texts(table, c, noun, distinct, numeric, texts)
+    value = dict(zip(distinct, typed))
+    if numeric:
+        return np.fromiter(map(value.__getitem__, texts), float, len(texts))
+    out = np.empty(len(texts), dtype=object)
+    out[:] = list(map(value.__getitem__, texts))
+    return out
+
+
+def _typed_numbers(table: Table, c: Column, distinct: list[str]) -> list[float] | None:
+    """The numbers of a column's distinct texts at once, where every one is a plain valid number (else None, and
+    each is typed on its own to name the first that is not)."""
+    missing = np.array([t in MISSING_MARKERS for t in distinct], bool)
+    if table.decimal_comma or (missing.any() and not c.missing_ok) or not _plain_texts(distinct):
+        return None
+    try:
+        x = np.array([t for t, m in zip(distinct, missing) if not m], dtype=float)
+    except ValueError:
+        return None
+    ok = np.isfinite(x)
+    if c.integer:
+        ok &= x == np.round(x)
+    if c.minimum is not None:
+        ok &= x >= c.minimum
+    if c.allowed:
+        ok &= np.isin(x, [a for a in c.allowed if not isinstance(a, str)])
+    if not ok.all():
+        return None
+    out = np.full(len(distinct), np.nan)
+    out[~missing] = x
+    return out.tolist()
+
+
+def _plain_texts(texts: list[str]) -> bool:
+    """No text holds a character a workbook cannot store, or more than a cell holds (as _check_text asks)."""
+    return not CONTROL.search("".join(texts)) and max(map(len, texts), default=0) <= CELL_TEXT_LIMIT
+
+
+def _type_texts(table: Table, c: Column, noun: str, distinct: list[str], numeric: bool, texts: list[str]) -> list:
+    """Each distinct text typed and checked, one by one; the first that fails names its line."""
+    path = table.source
+    out = []
+    for text in distinct:
+        where = _Where(table, c.name, texts, text)
         if text in MISSING_MARKERS and not (c.allowed and text in c.allowed):
             if not c.missing_ok:
                 raise XlnetError(f"{where}: the value is empty; every {noun} needs a {c.name}.")
-            out[i] = np.nan if numeric else None
+            out.append(np.nan if numeric else None)
             continue
-        _check_text(path, table.lines[i], c.name, text)
+        if CONTROL.search(text) or len(text) > CELL_TEXT_LIMIT:
+            _check_text(path, table.lines[texts.index(text)], c.name, text)
         if numeric:
             x = parse_number(text.replace(",", ".") if table.decimal_comma else text)
             if x is None:
@@ -189,12 +233,23 @@ def type_column(table: Table, c: Column, noun: str) -> np.ndarray:
                 raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be {_allowed_text(c)}.")
             if c.minimum is not None and x < c.minimum:
                 raise XlnetError(f"{where}: {text[:40]!r} is negative; it must be {c.minimum:g} or more.")
-            out[i] = x
+            out.append(x)
         else:
             if c.allowed and text not in c.allowed:
                 raise XlnetError(f"{where}: {text[:40]!r} is not valid; it must be {_allowed_text(c)}.")
-            out[i] = text
+            out.append(text)
     return out
+
+
+class _Where:
+    """'file: line N, column C' of a text's first cell, found only when an error names it."""
+
+    def __init__(self, table: Table, column: str, texts: list[str], text: str):
+        self.table, self.column, self.texts, self.text = table, column, texts, text
+
+    def __format__(self, spec: str) -> str:
+        line = self.table.lines[self.texts.index(self.text)]
+        return format(f"{self.table.source}: line {line}, column {self.column}", spec)
 
 
 def _numeric_levels(c: Column) -> bool:
@@ -209,8 +264,10 @@ def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
         if c.name not in table.header or (c.kind == "target" and not need_target):
             continue
         if c.kind in ("ignored", "id"):
-            for i, text in enumerate(table.column(c.name)):
-                _check_text(table.source, table.lines[i], c.name, text)
+            texts = table.column(c.name)
+            if not _plain_texts(texts):
+                for i, text in enumerate(texts):
+                    _check_text(table.source, table.lines[i], c.name, text)
             continue
         values[c.name] = type_column(table, c, spec.noun)
     return Frame(values, np.array(table.lines))
@@ -222,8 +279,11 @@ def target_values(frame: Frame, spec: Spec) -> np.ndarray:
     raw = frame.values[c.name]
     if spec.task == "continuous":
         return raw.astype(float)
-    missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in raw])
-    y = np.array([float(v == c.levels[1]) for v in raw])
+    if raw.dtype == float:
+        missing, y = np.isnan(raw), (raw == c.levels[1]).astype(float)
+    else:
+        missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in raw], bool)
+        y = np.array([v == c.levels[1] for v in raw], float)
     y[missing] = np.nan
     return y
 

@@ -49,72 +49,100 @@ def _plain(v):
     return v
 
 
-def write_model_sheet(w: Writer, spec: Spec, model: Model, env: dict, theta: np.ndarray) -> SheetLayout:
-    n = len(env[spec.target])
-    at = SheetLayout(spec, model, n, split=env.get("Set") is not None)
-    style = w.style
-    fixed: dict[int, dict[int, tuple]] = {}
-
-    def put(c: int, r: int, value, s: Style) -> None:
-        fixed.setdefault(r, {})[c] = (value, style(s))
-
-    widths: dict[int, float] = {}
-    for (c, r), text in {**at.titles(), **at.param_labels()}.items():
-        put(c, r, text, TITLE if r < HEADER_ROW or c < at.param_col + 1 else HEAD)
-        widths[c] = max(widths.get(c, 9), len(text) + 2)
-    for c, text in at.headers().items():
-        put(c, HEADER_ROW, text, HEAD)
-        widths[c] = max(widths.get(c, 9), len(text) + 2)
-    for (c, r), formula in at.fixed_formulas().items():
-        put(c, r, Formula(formula), METRIC if r < HEADER_ROW and c >= at.col["Loss"] else COMPUTED)
-    for (c, r), value in zip(at.param_cells(), np.ravel(theta)):
-        put(c, r, float(value), PARAM)
-        widths[c] = max(widths.get(c, 9), 10)
-    if at.decay_cell_at:
-        put(*at.decay_cell_at, float(spec.weight_decay), PARAM)
-
-    settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
-    stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
-                     seam_after=max(r for _, r in settable), layout=at.fingerprint())
-    for r in range(TITLE_ROW, FIRST_ROW):
-        stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
-    columns = at.values + (("Set",) if at.split else ())
-    value_styles = [(at.col[c], style(FORMATS.get(c, VALUE))) for c in columns]
-    formula_styles = {name: style(DUMMY if type(op).__name__ == "Dummy" else COMPUTED)
-                      for name, op in at.features if op is not None}
-    formula_styles.update({name: style(COMPUTED) for name in model.column_names})
-    arrays = {at.col[names[0]]: Formula(formula, rng) for rng, formula, names in at.arrays}
-    array_cells = [at.col[name] for name in at.array_columns]
+def write_model_sheets(w: Writer, spec: Spec, models: dict[str, Model], env: dict,
+                       thetas: dict[str, np.ndarray]) -> dict[str, SheetLayout]:
+    """The model sheets, side by side: each chunk of rows has its value cells rendered once for every sheet."""
+    sheets = [ModelSheet(w, spec, model, env, thetas[name], side_by_side=len(models) > 1)
+              for name, model in models.items()]
+    if not sheets:
+        return {}
+    columns, n = sheets[0].columns, sheets[0].n
     data = [env[c] for c in columns]
-    row_cells = {c: (OPEN, s) for c, s in value_styles}
-    row_cells.update({at.col[name]: (Formula(f), formula_styles[name]) for name, f in at.row_formulas(ROW_MARK).items()})
-    row_cells.update({c: (None, style(COMPUTED)) for c in array_cells})
-    template = RowTemplate(sorted((c, *v) for c, v in row_cells.items()), w.strings)
-    position = {at.col[name]: k for k, name in enumerate(columns)}
-    order = [position[c] for c in template.open_columns]
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
-        tails = [value_tails(_plain_list(data[k][start:stop]), w.strings) for k in order]
-        for i, row_tails in zip(range(start, stop), zip(*tails)):
+        tails = [value_tails(_plain_list(values[start:stop]), w.strings) for values in data]
+        for sheet in sheets:
+            sheet.rows(start, stop, tails)
+    for sheet in sheets:
+        sheet.close()
+    return {sheet.model.name: sheet.at for sheet in sheets}
+
+
+class ModelSheet:
+    """One model sheet being written: its header rows on creation, then its data rows chunk by chunk."""
+
+    def __init__(self, w: Writer, spec: Spec, model: Model, env: dict, theta: np.ndarray, side_by_side: bool):
+        self.w, self.model, self.env = w, model, env
+        self.n = n = len(env[spec.target])
+        self.at = at = SheetLayout(spec, model, n, split=env.get("Set") is not None)
+        style = w.style
+        self.fixed = fixed = {}
+
+        def put(c: int, r: int, value, s: Style) -> None:
+            fixed.setdefault(r, {})[c] = (value, style(s))
+
+        widths: dict[int, float] = {}
+        for (c, r), text in {**at.titles(), **at.param_labels()}.items():
+            put(c, r, text, TITLE if r < HEADER_ROW or c < at.param_col + 1 else HEAD)
+            widths[c] = max(widths.get(c, 9), len(text) + 2)
+        for c, text in at.headers().items():
+            put(c, HEADER_ROW, text, HEAD)
+            widths[c] = max(widths.get(c, 9), len(text) + 2)
+        for (c, r), formula in at.fixed_formulas().items():
+            put(c, r, Formula(formula), METRIC if r < HEADER_ROW and c >= at.col["Loss"] else COMPUTED)
+        for (c, r), value in zip(at.param_cells(), np.ravel(theta)):
+            put(c, r, float(value), PARAM)
+            widths[c] = max(widths.get(c, 9), 10)
+        if at.decay_cell_at:
+            put(*at.decay_cell_at, float(spec.weight_decay), PARAM)
+
+        settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
+        self.stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
+                              seam_after=max(r for _, r in settable), layout=at.fingerprint(),
+                              side_by_side=side_by_side)
+        for r in range(TITLE_ROW, FIRST_ROW):
+            self.stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
+        self.columns = columns = at.values + (("Set",) if at.split else ())
+        self.value_styles = [(at.col[c], style(FORMATS.get(c, VALUE))) for c in columns]
+        self.formula_styles = {name: style(DUMMY if type(op).__name__ == "Dummy" else COMPUTED)
+                               for name, op in at.features if op is not None}
+        self.formula_styles.update({name: style(COMPUTED) for name in model.column_names})
+        self.arrays = {at.col[names[0]]: Formula(formula, rng) for rng, formula, names in at.arrays}
+        self.array_cells = [at.col[name] for name in at.array_columns]
+        row_cells = {c: (OPEN, s) for c, s in self.value_styles}
+        row_cells.update({at.col[name]: (Formula(f), self.formula_styles[name])
+                          for name, f in at.row_formulas(ROW_MARK).items()})
+        row_cells.update({c: (None, style(COMPUTED)) for c in self.array_cells})
+        self.template = RowTemplate(sorted((c, *v) for c, v in row_cells.items()), w.strings)
+        position = {at.col[name]: k for k, name in enumerate(columns)}
+        self.order = [position[c] for c in self.template.open_columns]
+
+    def rows(self, start: int, stop: int, tails: list[list[str]]) -> None:
+        """Rows start..stop-1 of the data; `tails`: value_tail of each value, a list per column of `columns`."""
+        at, fixed, stream, template = self.at, self.fixed, self.stream, self.template
+        data = [self.env[c] for c in self.columns]
+        for i, row_tails in zip(range(start, stop), zip(*(tails[k] for k in self.order))):
             r = FIRST_ROW + i
             if i > 0 and r not in fixed:
                 stream.raw_row(template.render(r, row_tails))
                 continue
-            cells = {c: (_plain(values[i]), s) for (c, s), values in zip(value_styles, data)}
+            cells = {c: (_plain(values[i]), s) for (c, s), values in zip(self.value_styles, data)}
             for name, formula in at.row_formulas(r).items():
-                cells[at.col[name]] = (Formula(formula), formula_styles[name])
-            for c in array_cells:
-                cells[c] = (arrays.get(c) if i == 0 else None, style(COMPUTED))
+                cells[at.col[name]] = (Formula(formula), self.formula_styles[name])
+            for c in self.array_cells:
+                cells[c] = (self.arrays.get(c) if i == 0 else None, self.w.style(COMPUTED))
             cells.update(fixed.get(r, {}))
             stream.row(r, sorted((c, *v) for c, v in cells.items()))
-    for r in sorted(k for k in fixed if k > at.last_row):
-        stream.row(r, sorted((c, *v) for c, v in fixed[r].items()))
-    stream.close()
-    for key, value in at.solver_names().items():
-        w.define(key, value, sheet=model.name, hidden=True)
-    for key, value in at.metric_names().items():
-        w.define(key, value, sheet=model.name)
-    return at
+
+    def close(self) -> None:
+        at, fixed = self.at, self.fixed
+        for r in sorted(k for k in fixed if k > at.last_row):
+            self.stream.row(r, sorted((c, *v) for c, v in fixed[r].items()))
+        self.stream.close()
+        for key, value in at.solver_names().items():
+            self.w.define(key, value, sheet=self.model.name, hidden=True)
+        for key, value in at.metric_names().items():
+            self.w.define(key, value, sheet=self.model.name)
 
 
 def _number(text: str, decimal_comma: bool) -> float | None:
@@ -125,7 +153,7 @@ def write_data_sheet(w: Writer, table: Table) -> None:
     """Every CSV column as read: numbers where the column holds only numbers, text otherwise, empty when missing."""
     header, columns, comma = table.header, table.columns, table.decimal_comma
     numeric = {name for name, col in zip(header, columns)
-               if any(col) and all(_number(t, comma) is not None for t in col if t)}
+               if any(col) and all(_number(t, comma) is not None for t in set(col) if t)}
     head = w.style(HEAD)
     stream = w.sheet(DATA_SHEET, widths={c: min(40, max(10, len(h) + 2)) for c, h in enumerate(header, 1)},
                      freeze=(0, 1), rows=len(columns[0]) if columns else 0)

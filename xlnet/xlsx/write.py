@@ -61,16 +61,18 @@ class _Compressor(threading.Thread):
 
 
 class SheetStream:
-    """Rows of one sheet, written in order as they come."""
+    """Rows of one sheet, written in order as they come. Sheets `side_by_side` may be written at the same time
+    (each is deflated into a file of its own until it closes)."""
 
     def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
                  freeze: tuple[int, int] | None = None, rows: int = 0, seam_after: int | None = None,
-                 layout: int = 0):
+                 layout: int = 0, side_by_side: bool = False):
         self.writer, self.name, self.part = writer, name, part
         self.big = rows >= BIG_SHEET
         self.seam_after = seam_after  # the row after which a refit's cells end: see zipout.Member.mark_seam
         self.layout = layout          # ... and the fingerprint of the layout whose rows follow it
-        self.out = writer.zip.open(part, 1 if self.big else writer.level)
+        level = 1 if self.big else writer.level
+        self.out = writer.zip.spooled(part, level) if side_by_side else writer.zip.open(part, level)
         if self.big:
             self.out = _Compressor(self.out)
             self.out.start()
@@ -129,6 +131,8 @@ class SheetStream:
             self.out.close()
             self.out = self.out.out
         self.out.close()
+        if self.out.spool:
+            self.writer.zip.add_spooled(self.out)
 
 
 class Writer:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import struct
+import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -125,6 +126,18 @@ class ZipOut:
         """A member to write as a stream. Without a size_hint it reserves room for ZIP64 sizes."""
         return Member(self, name, level, date_time, zip64=size_hint is None or size_hint >= LIMIT)
 
+    def spooled(self, name: str, level: int = 6, date_time: tuple = EPOCH) -> "Member":
+        """A member deflated into a temporary file of its own, added by `add_spooled` once closed: a zip takes one
+        member at a time, and this lets several be written side by side."""
+        return Member(self, name, level, date_time, zip64=False, spool=tempfile.TemporaryFile())
+
+    def add_spooled(self, member: "Member") -> None:
+        e = member.entry
+        e.offset = self.fp.tell()
+        self._local(e)
+        _copy_bytes(member.fp, 0, e.compressed, self.fp)
+        member.fp.close()
+
     def copy(self, source: BinaryIO, info: zipfile.ZipInfo, keep_extra: bool = True) -> None:
         """`info`'s member of the zip in `source`, compressed bytes and all, as it is."""
         start = data_start(source, info)
@@ -193,13 +206,13 @@ class ZipOut:
 class Member:
     """One member being deflated: `write` bytes, `seam()` once at most; the header is completed on close."""
 
-    def __init__(self, out: ZipOut, name: str, level: int, date_time: tuple, zip64: bool):
-        self.out, self.fp = out, out.fp
+    def __init__(self, out: ZipOut, name: str, level: int, date_time: tuple, zip64: bool, spool=None):
+        self.out, self.fp, self.spool = out, spool or out.fp, spool is not None
         name_bytes, flags = _name(name)
         self.entry = _Entry(name_bytes, flags, zipfile.ZIP_DEFLATED, date_time, 0, 0, 0, self.fp.tell())
         self.zip64 = zip64
-        self.header = LOCAL.size + len(name_bytes) + (20 if zip64 else 0)
-        self.fp.write(b"\0" * self.header)
+        if not self.spool:  # room for the local header, written when the sizes are known
+            self.fp.write(b"\0" * (LOCAL.size + len(name_bytes) + (20 if zip64 else 0)))
         self.deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
         self.crc = self.size = self.compressed = 0
         self.seam: Seam | None = None
@@ -228,11 +241,13 @@ class Member:
         self._put(self.deflate.flush())
         e = self.entry
         e.crc, e.size, e.compressed = self.crc, self.size, self.compressed
-        if not self.zip64 and (e.size >= LIMIT or e.compressed >= LIMIT):
-            raise zipfile.LargeZipFile(f"{e.name.decode()} outgrew 4 GiB without room for ZIP64 sizes")
         if self.seam is not None:
             e.extra = _seam_extra(Seam(self.seam.head_size, self.seam.head_compressed, self.tail_crc,
                                        self.seam.layout), e)
+        if self.spool:
+            return
+        if not self.zip64 and (e.size >= LIMIT or e.compressed >= LIMIT):
+            raise zipfile.LargeZipFile(f"{e.name.decode()} outgrew 4 GiB without room for ZIP64 sizes")
         end = self.fp.tell()
         self.fp.seek(e.offset)
         date, time = _dos(e.date_time)
