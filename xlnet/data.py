@@ -311,7 +311,7 @@ def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
     for c in features:  # what fills a missing value: in the rows built on, and in new rows to predict
         values = frame.values[c.name]
         c.fill = _fill_value(values, spec.missing, values.dtype != object)
-    missing = {c.name: _missing(frame.values[c.name]) for c in features}
+    missing = {c.name: missing_mask(frame.values[c.name]) for c in features}
     had = [c.name for c in features if missing[c.name].any()]
     if spec.missing == "drop":
         drop = np.zeros(len(frame), bool)
@@ -348,7 +348,8 @@ def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
     return frame
 
 
-def _missing(values: np.ndarray) -> np.ndarray:
+def missing_mask(values: np.ndarray) -> np.ndarray:
+    """True where a typed column (as type_column makes it) has no value."""
     if values.dtype != object:
         return np.isnan(values)
     return np.array([v is None for v in values], dtype=bool)

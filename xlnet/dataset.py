@@ -389,11 +389,13 @@ class RowShape:
         if first is None or last is None or any(kind not in (None, b"", b"s") for kind in kinds):
             return None
         # The writer numbers its rows one after another, and each data row has the layout's formulas (any other
-        # row, such as the labels of parameters below the data, has none): so these counts say it is all data.
+        # row, such as the labels of parameters below the data, has none): so these counts say it is all data,
+        # every value cell holds a value, and the only types are those of the text columns (a column is written
+        # from one typed array: text, or numbers, where t="e" or t="b" would mark a value that is neither).
         rows, k, text = int(last[1]) - int(first[1]) + 1, len(self.columns), sum(1 for kind in kinds if kind)
         texts = self.VALUE.findall(block)
         if rows < 1 or len(texts) != rows * k or block.count(b"<f>") != rows * self.formulas \
-                or block.count(b' t="') != rows * text or block.count(b' t="s"') != rows * text:
+                or block.count(b' t="') != rows * text:
             return None
         return Written(int(first[1]), rows, [texts[j::k] for j in range(k)], tuple(kind or None for kind in kinds))
 

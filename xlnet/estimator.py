@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import XlnetError
 from .net import Model
-from .optim import adam, keep_freed_memory, lbfgs
+from .optim import adam, keep_freed_memory, lbfgs, newton_step
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
 CELLS_IN_CACHE = 1 << 18  # restarts x rows per call on many rows, for the same reason
@@ -101,7 +101,9 @@ class GradientFit:
             sample = np.sort(rng.choice(len(y), SCREEN_ROWS, replace=False))
             screen = objective(model, X[sample], y[sample], decays[0])
             monitor = lambda W, losses: float(f(W[[int(np.argmin(losses))]], None)[0][0])
-        W, curve = adam(screen, W, epochs=self.epochs, lr=self.lr, n_rows=min(len(y), SCREEN_ROWS) if monitor
+        epochs = 0 if model.convex and self.lbfgs_iters else self.epochs  # one basin: Newton, then L-BFGS, find it
+        self.progress(self.epochs - epochs)
+        W, curve = adam(screen, W, epochs=epochs, lr=self.lr, n_rows=min(len(y), SCREEN_ROWS) if monitor
                         else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
         if monitor is not None:
             losses = screen(W, None)[0]
@@ -110,7 +112,12 @@ class GradientFit:
         out = []
         for decay in decays:
             f = objective(model, X, y, decay)
+            newton = []
+            if model.convex and self.lbfgs_iters:  # a step of the curve, as an iteration is
+                W = newton_step(f, W)
+                newton = [float(f(W, None)[0].min())]
             Wd, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
+            polish = newton + polish
             self.progress(self.lbfgs_iters - len(polish))
             losses = f(Wd, None)[0]
             if not np.isfinite(losses).any():

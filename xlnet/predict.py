@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import _missing, check_columns, read_table, type_column
+from .data import check_columns, missing_mask, read_table, type_column
 from .dataset import SheetData, open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .features import feature_matrix, value_columns
@@ -95,15 +95,15 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     env, filled, unseen = {}, {}, {}
     for c in spec.features:
         values = type_column(table, c, spec.noun)
-        missing = _missing(values)
+        missing = missing_mask(values)
         if missing.any():
             fill = c.fill if c.fill is not None else _mode(sheet.env, c, train)
             values = values.copy()
             values[missing] = fill
             filled[c.name] = (int(missing.sum()), fill)
         if c.kind == "categorical":
-            seen = {_key(v) for v in sheet.env[c.name][train]} if c.name in sheet.env else set()
-            new = sum(1 for v in values if _key(v) not in seen)
+            seen = {_key(v) for v in set(sheet.env[c.name][train].tolist())} if c.name in sheet.env else set()
+            new = sum(m for v, m in Counter(values.tolist()).items() if _key(v) not in seen)
             if new and seen:
                 unseen[c.name] = new
         for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
