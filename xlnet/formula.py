@@ -424,4 +424,5 @@ class RSquared(Op):
         y, p = env[self.target], env[self.prediction]
         mask = _rows(env, self.which, y.shape[-1])
         mean = y[mask].mean()
-        return 1 - (((p - y) ** 2) * mask).sum(axis=-1) / (((y - mean) ** 2) * mask).sum(), _nothing
+        with np.errstate(divide="ignore", invalid="ignore"):  # a set whose targets are all equal: #DIV/0! there
+            return 1 - (((p - y) ** 2) * mask).sum(axis=-1) / (((y - mean) ** 2) * mask).sum(), _nothing
