@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from xlnet import XlnetError, build_workbook, fit_workbook
-from xlnet.dataset import RowShape, open_package, read_sheets
+from xlnet.dataset import RowShape, _donors, open_package, read_sheets
 from xlnet.xlsx import read
 from xlnet.xlsx.read import Package
 from xlnet.xlsx.zipout import ZipOut, crc32_combine, data_start, seam_of
@@ -137,7 +137,7 @@ def test_rows_xlnet_wrote_are_read_whole_to_the_same_values(tmp_path, small_bloc
     build_workbook(None, out, valid_pct=0.2)
     fit_workbook(out, epochs=5, restarts=2, lbfgs_iters=5)  # spliced: the seam and its fingerprint are kept
     trusted = sheets_of(out)
-    assert sum(run is not None for run in small_blocks) >= 3 * 50
+    assert sum(run is not None for run in small_blocks) >= 50
     small_blocks.clear()
     monkeypatch.setattr(Package, "seam", lambda self, sheet: None)
     checked = sheets_of(out)
@@ -148,6 +148,36 @@ def test_rows_xlnet_wrote_are_read_whole_to_the_same_values(tmp_path, small_bloc
         for column, values in a.env.items():
             assert np.array_equal(np.asarray(values), np.asarray(b.env[column])), (name, column)
         assert np.array_equal(a.W, b.W) and a.metrics() == b.metrics()
+
+
+def test_sheets_written_from_the_same_data_are_read_once(tmp_path):
+    """The three model sheets record the same data digest beside their seams: the smallest is read whole and the
+    others only down to their seams. A sheet whose member no longer matches its seam (here the linear sheet,
+    rewritten by a tool that kept the extra field) is read whole, and the two others still share."""
+    out = tmp_path / "t.xlsx"
+    build_workbook(None, out)
+    with open_package(out) as pkg:
+        assert _donors(pkg, ("linear", "nnet", "mmult")) == {"nnet": "linear", "mmult": "linear"}
+    edited = tmp_path / "edited.xlsx"
+    with zipfile.ZipFile(out) as src, open(out, "rb") as raw, open(edited, "wb") as f:
+        z = ZipOut(f)
+        for info in src.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                z.copy(raw, info)  # the other sheets' seams stay true
+                continue
+            head, row = src.read(info).split(b'<row r="600">')  # linear: row 600's Age gains a leading 1
+            age = row.index(b'<c r="E600"')
+            with z.open(info.filename) as member:
+                member.write(head + b'<row r="600">' + row[:age] + row[age:].replace(b"<v>", b"<v>1", 1))
+            z.entries[-1].extra = info.extra  # as a tool that keeps the extra field would
+        z.close()
+    with open_package(edited) as pkg:
+        assert _donors(pkg, ("linear", "nnet", "mmult")) == {"nnet": "mmult"}
+    a, b = sheets_of(out), sheets_of(edited)
+    assert a["linear"].env["Age"][596] != b["linear"].env["Age"][596]
+    for name in ("nnet", "mmult"):
+        for column, values in a[name].env.items():
+            assert np.array_equal(np.asarray(values), np.asarray(b[name].env[column])), (name, column)
 
 
 def test_an_edit_below_the_seam_is_found_even_if_the_extra_field_stays(tmp_path, small_blocks):

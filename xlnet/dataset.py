@@ -157,8 +157,13 @@ def _value_rule(spec: Spec, column: str):
     return (lambda v: isinstance(v, str) or _is_number(v)), "a value", np.isfinite
 
 
-def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
-    """A model sheet's rows and parameters, as they are in the workbook now, checked against the layout."""
+def read_sheet(pkg: Package, name: str, spec: Spec | None = None, donor: "SheetData | None" = None) -> SheetData:
+    """A model sheet's rows and parameters, as they are in the workbook now, checked against the layout.
+
+    `donor`: a sheet read from the same workbook whose seam records the same data (zipout's seam, sheets.
+    data_digest): this sheet's rows after its own seam are then the donor's, and only the rows before it are read.
+    """
+    seam = pkg.seam(name) if donor is not None else None
     path = pkg.path
     spec = spec or read_spec(pkg)
     if name not in SHEETS or pkg.sheet(name) is None:
@@ -179,7 +184,7 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
     n = 0
     shape, fast_columns, shared = None, [], {}
     fast: list[tuple] = []  # the value groups of each row matched whole, decoded column by column at the end
-    for r, cells, match in _rows(pkg, name, lambda: shape, shared):
+    for r, cells, match in _rows(pkg, name, lambda: shape, shared, seam.head_size if seam else None):
         if isinstance(match, Written) and r == FIRST_ROW + n:
             n += match.count
             for column in columns:
@@ -230,16 +235,26 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None) -> SheetData:
                     differ.append("")
         if r == FIRST_ROW:
             fixed_cells.update({(c, r): cells[c] for c in array_cols if c in cells})
+    if seam is not None and (shape is None or seam.layout != shape.fingerprint or n > len(donor.y)):
+        return read_sheet(pkg, name, spec)
     if split is None or n == 0:
         raise XlnetError(f"{where} has no data rows from row {FIRST_ROW}.")
     if fast_columns:
         values = _merge_fast(pkg, values, fast, fast_columns)
-    _check_values(values, rules, at, where)
+    if seam is not None:  # the rows before the seam are the donor's first (else: read every row after all)
+        if any(c not in donor.env or list(values[c]) != donor.env[c][:n].tolist() for c in columns):
+            return read_sheet(pkg, name, spec)
+        values, n = {c: donor.env[c] for c in columns}, len(donor.y)
+    else:
+        _check_values(values, rules, at, where)
     at = SheetLayout(spec, model, n, split)
     env = {}
     for column in columns:
         v = values[column]
-        numeric = column != "Set" and (isinstance(v, np.ndarray) or all(isinstance(x, float) for x in v))
+        if isinstance(v, np.ndarray):  # numbers decoded at once, or a donor's column
+            env[column] = v
+            continue
+        numeric = column != "Set" and all(isinstance(x, float) for x in v)
         env[column] = np.asarray(v, dtype=float if numeric else object)
     if split and not (env["Set"] == "train").any():
         raise XlnetError(f"{where} has no row marked train in its Set column; mark some.")
@@ -295,16 +310,38 @@ def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec | Non
     """read_sheet of each name, in order, or the error that says why it cannot be read; large sheets side by
     side, a process per core."""
     spec = spec or read_spec(pkg)
-    size = sum(pkg.zip.getinfo(pkg.sheet(n).part).file_size for n in names if pkg.sheet(n) is not None)
-    if len(names) < 2 or size < PARALLEL_BYTES or not can_fork():
-        return [_read_or_error(pkg, name, spec) for name in names]
-    with workers_pool(min(len(names), os.cpu_count() or 1)) as pool:
-        return pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in names])
+    donors = _donors(pkg, names)
+    whole = [name for name in names if name not in donors]
+    size = sum(pkg.zip.getinfo(pkg.sheet(n).part).file_size for n in whole if pkg.sheet(n) is not None)
+    if len(whole) < 2 or size < PARALLEL_BYTES or not can_fork():
+        read = {name: _read_or_error(pkg, name, spec) for name in whole}
+    else:
+        with workers_pool(min(len(whole), os.cpu_count() or 1)) as pool:
+            read = dict(zip(whole, pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in whole])))
+    for name, donor in donors.items():
+        read[name] = _read_or_error(pkg, name, spec, read[donor] if isinstance(read[donor], SheetData) else None)
+    return [read[name] for name in names]
 
 
-def _read_or_error(pkg: Package, name: str, spec: Spec) -> "SheetData | XlnetError":
+def _donors(pkg: Package, names) -> dict[str, str]:
+    """Sheets whose rows after their seam another sheet holds (the same data digest): name -> that sheet, the
+    smallest of them, read whole."""
+    groups: dict[int, list[str]] = {}
+    for name in dict.fromkeys(names):
+        seam = pkg.seam(name) if name in SHEETS and pkg.sheet(name) is not None else None
+        if seam is not None and seam.data:
+            groups.setdefault(seam.data, []).append(name)
+    donors = {}
+    for group in groups.values():
+        donor = min(group, key=lambda n: pkg.zip.getinfo(pkg.sheet(n).part).file_size)
+        donors.update({name: donor for name in group if name != donor})
+    return donors
+
+
+def _read_or_error(pkg: Package, name: str, spec: Spec, donor: "SheetData | None" = None
+                   ) -> "SheetData | XlnetError":
     try:
-        return read_sheet(pkg, name, spec)
+        return read_sheet(pkg, name, spec, donor)
     except XlnetError as e:
         return e
 
@@ -314,14 +351,14 @@ def _read_in_worker(path: str, name: str, spec: Spec) -> "SheetData | XlnetError
         return _read_or_error(pkg, name, spec)
 
 
-def _rows(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], shared: dict) -> Iterator[tuple]:
+def _rows(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], shared: dict, until: int | None = None
+          ) -> Iterator[tuple]:
     """(row number, cells or None, match or None) of each row. A row that matches the sheet's row pattern (asked
     for row by row: it is known once the header is read) comes as its match, unparsed; any other as its cells,
     parsed lazily from the match's string. A run of rows that xlnet's writer rendered for this very layout, and
     that nobody has changed since, comes whole as a Written run. A sheet that raw_blocks cannot scan comes cell
-    by cell."""
+    by cell. `until`: stop at this offset of the inflated sheet (a seam: a row ends there)."""
     seam = pkg.seam(name)
-    kinds = None  # the value cells' types in the last row matched
     try:
         blocks = pkg.raw_blocks(name)
         first = next(blocks, None)
@@ -329,28 +366,34 @@ def _rows(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], share
         for r, cells in pkg.rows(name):
             yield r, cells, None
         return
-    r = 0
+    state = {"r": 0, "kinds": None}  # the last row's number, and the value cells' types in the last row matched
     for offset, block in itertools.chain([first] if first is not None else [], blocks):
+        if until is not None and offset + len(block) >= until:
+            yield from _row_by_row(pkg, block[:max(0, until - offset)], shape, shared, state)
+            return
         s = shape()
-        if s is not None and kinds is not None and seam is not None and seam.layout == s.fingerprint \
+        if s is not None and state["kinds"] is not None and seam is not None and seam.layout == s.fingerprint \
                 and offset >= seam.head_size:
-            run = s.written(block, kinds)
+            run = s.written(block, state["kinds"])
             if run is not None:
-                r = run.first + run.count - 1
-                kinds = run.kinds
+                state.update(r=run.first + run.count - 1, kinds=run.kinds)
                 yield run.first, None, run
                 continue
-        for raw in _split_rows(block):
-            s = shape()
-            m = s.pattern.fullmatch(raw) if s is not None else None
-            if m is not None:
-                r = int(m[1])
-                kinds = m.groups()[1::2]
-                yield r, None, m
-                continue
-            for element in pkg.parse_rows(raw):
-                r = int(element.get("r") or r + 1)
-                yield r, pkg.row_cells(element, r, shared), None
+        yield from _row_by_row(pkg, block, shape, shared, state)
+
+
+def _row_by_row(pkg: Package, block: bytes, shape: Callable[[], "RowShape | None"], shared: dict, state: dict
+                ) -> Iterator[tuple]:
+    for raw in _split_rows(block):
+        s = shape()
+        m = s.pattern.fullmatch(raw) if s is not None else None
+        if m is not None:
+            state.update(r=int(m[1]), kinds=m.groups()[1::2])
+            yield state["r"], None, m
+            continue
+        for element in pkg.parse_rows(raw):
+            state["r"] = int(element.get("r") or state["r"] + 1)
+            yield state["r"], pkg.row_cells(element, state["r"], shared), None
 
 
 def _split_rows(block: bytes) -> Iterator[bytes]:

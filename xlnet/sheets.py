@@ -5,6 +5,7 @@ What goes where is the layout's business; this module only turns it into rows.
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 
@@ -68,6 +69,16 @@ def write_model_sheets(w: Writer, spec: Spec, models: dict[str, Model], env: dic
     return {sheet.model.name: sheet.at for sheet in sheets}
 
 
+def data_digest(columns: list[np.ndarray]) -> int:
+    """A CRC of the value columns, never 0: model sheets written from the same data record the same one (in
+    zipout's seam), so a reader may take their rows from one of them."""
+    crc = 0
+    for values in columns:
+        raw = values.tobytes() if values.dtype != object else "\x00".join(map(repr, values)).encode("utf-8", "replace")
+        crc = zlib.crc32(raw, crc)
+    return crc or 1
+
+
 class ModelSheet:
     """One model sheet being written: its header rows on creation, then its data rows chunk by chunk."""
 
@@ -75,6 +86,7 @@ class ModelSheet:
         self.w, self.model, self.env = w, model, env
         self.n = n = len(env[spec.target])
         self.at = at = SheetLayout(spec, model, n, split=env.get("Set") is not None)
+        self.columns = columns = at.values + (("Set",) if at.split else ())
         style = w.style
         self.fixed = fixed = {}
 
@@ -98,11 +110,11 @@ class ModelSheet:
 
         settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
         self.stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
-                              seam_after=max(r for _, r in settable), layout=at.fingerprint(),
+                              seam_after=max(r for _, r in settable),
+                              rows_are=(at.fingerprint(), data_digest([env[c] for c in columns])),
                               side_by_side=side_by_side)
         for r in range(TITLE_ROW, FIRST_ROW):
             self.stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
-        self.columns = columns = at.values + (("Set",) if at.split else ())
         self.value_styles = [(at.col[c], style(FORMATS.get(c, VALUE))) for c in columns]
         self.formula_styles = {name: style(DUMMY if type(op).__name__ == "Dummy" else COMPUTED)
                                for name, op in at.features if op is not None}

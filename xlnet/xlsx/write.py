@@ -41,12 +41,12 @@ class _Compressor(threading.Thread):
         while (data := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    self.out.mark_seam(data[1]) if type(data) is tuple else self.out.write(data)
+                    self.out.mark_seam(*data[1:]) if type(data) is tuple else self.out.write(data)
                 except BaseException as e:  # handed to the rendering thread, which raises it
                     self.error = e
 
-    def mark_seam(self, layout: int) -> None:
-        self.write((SEAM, layout))
+    def mark_seam(self, layout: int, data: int) -> None:
+        self.write((SEAM, layout, data))
 
     def write(self, data: bytes) -> None:
         if self.error is not None:
@@ -66,11 +66,11 @@ class SheetStream:
 
     def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
                  freeze: tuple[int, int] | None = None, rows: int = 0, seam_after: int | None = None,
-                 layout: int = 0, side_by_side: bool = False):
+                 rows_are: tuple[int, int] = (0, 0), side_by_side: bool = False):
         self.writer, self.name, self.part = writer, name, part
         self.big = rows >= BIG_SHEET
         self.seam_after = seam_after  # the row after which a refit's cells end: see zipout.Member.mark_seam
-        self.layout = layout          # ... and the fingerprint of the layout whose rows follow it
+        self.rows_are = rows_are      # ... and the layout's fingerprint and the data's digest of the rows after it
         level = 1 if self.big else writer.level
         self.out = writer.zip.spooled(part, level) if side_by_side else writer.zip.open(part, level)
         if self.big:
@@ -111,7 +111,7 @@ class SheetStream:
                    + b"</row>")
         if r == self.seam_after:
             self._flush()
-            self.out.mark_seam(self.layout)
+            self.out.mark_seam(*self.rows_are)
 
     def raw_row(self, xml: bytes) -> None:
         """A row already rendered (a template filled in): the fast path for large sheets."""

@@ -14,7 +14,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 LOCAL = struct.Struct("<4s5H3L2H")
@@ -23,7 +23,9 @@ END = struct.Struct("<4s4H2LH")
 END64 = struct.Struct("<4sQ2H2L4Q")
 LOCATOR64 = struct.Struct("<4sLQL")
 SEAM_ID = 0x6C78  # "xl"
-SEAM = struct.Struct("<2H2Q4L")  # id, size, head bytes (inflated, deflated), CRC of the rest, layout, member CRC, size
+ZIP64_ID = 0x0001
+SEAM = struct.Struct("<2H2Q5L")  # id, size; head bytes (inflated, deflated), CRC of the rest, layout, data; member CRC,
+                                 # compressed size
 LIMIT = 0xFFFFFFFF
 UTF8 = 0x800
 CHUNK = 1 << 20
@@ -36,6 +38,7 @@ class Seam:
     head_compressed: int   # deflated bytes before it (the rest starts at this offset, byte-aligned)
     tail_crc: int          # CRC-32 of the inflated bytes after it
     layout: int = 0        # the rows after it as the writer rendered them for this layout (0: not known)
+    data: int = 0          # ... from these data (a digest: sheets written with the same data show the same)
 
 
 def seam_of(info: zipfile.ZipInfo) -> Seam | None:
@@ -45,10 +48,10 @@ def seam_of(info: zipfile.ZipInfo) -> Seam | None:
     while i + 4 <= len(extra):
         tag, size = struct.unpack_from("<2H", extra, i)
         if tag == SEAM_ID and size == SEAM.size - 4:
-            _, _, head, head_c, tail_crc, layout, crc, compressed = SEAM.unpack_from(extra, i)
+            _, _, head, head_c, tail_crc, layout, data, crc, compressed = SEAM.unpack_from(extra, i)
             if crc == info.CRC and compressed == info.compress_size & LIMIT and head_c <= info.compress_size \
                     and head <= info.file_size and info.compress_type == zipfile.ZIP_DEFLATED:
-                return Seam(head, head_c, tail_crc, layout)
+                return Seam(head, head_c, tail_crc, layout, data)
             return None
         i += 4 + size
     return None
@@ -138,10 +141,10 @@ class ZipOut:
         _copy_bytes(member.fp, 0, e.compressed, self.fp)
         member.fp.close()
 
-    def copy(self, source: BinaryIO, info: zipfile.ZipInfo, keep_extra: bool = True) -> None:
+    def copy(self, source: BinaryIO, info: zipfile.ZipInfo) -> None:
         """`info`'s member of the zip in `source`, compressed bytes and all, as it is."""
         start = data_start(source, info)
-        entry = self._entry(info, keep_extra)
+        entry = self._entry(info, _without(info.extra, {ZIP64_ID}))
         self._local(entry)
         _copy_bytes(source, start, info.compress_size, self.fp)
 
@@ -153,31 +156,25 @@ class ZipOut:
         head_c = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
         tail_size = info.file_size - seam.head_size
         tail_c = info.compress_size - seam.head_compressed
-        entry = self._entry(info, keep_extra=False)
+        entry = self._entry(info, _without(info.extra, {ZIP64_ID, SEAM_ID}))
         entry.crc = crc32_combine(zlib.crc32(head), seam.tail_crc, tail_size)
         entry.size, entry.compressed = len(head) + tail_size, len(head_c) + tail_c
-        entry.extra = _seam_extra(Seam(len(head), len(head_c), seam.tail_crc, seam.layout), entry)
+        entry.extra += _seam_extra(replace(seam, head_size=len(head), head_compressed=len(head_c)), entry)
         self._local(entry)
         self.fp.write(head_c)
         _copy_bytes(source, start + seam.head_compressed, tail_c, self.fp)
 
-    def _entry(self, info: zipfile.ZipInfo, keep_extra: bool) -> _Entry:
+    def _entry(self, info: zipfile.ZipInfo, extra: bytes) -> _Entry:
         if info.flag_bits & 1:
             raise zipfile.BadZipFile(f"{info.filename} is encrypted")
         name, flags = _name(info.filename)
-        extra = _without_zip64(info.extra) if keep_extra else b""
         return _Entry(name, flags | (info.flag_bits & 0x6), info.compress_type, info.date_time, info.CRC,
                       info.compress_size, info.file_size, self.fp.tell(), (info.create_version, info.create_system),
                       info.external_attr, extra)
 
     def _local(self, e: _Entry) -> None:
         """The local header of a member whose sizes are known."""
-        zip64 = e.size >= LIMIT or e.compressed >= LIMIT
-        extra = struct.pack("<2H2Q", 1, 16, e.size, e.compressed) if zip64 else b""
-        date, time = _dos(e.date_time)
-        self.fp.write(LOCAL.pack(b"PK\x03\x04", 45 if zip64 else 20, e.flags, e.method, time, date, e.crc,
-                                 LIMIT if zip64 else e.compressed, LIMIT if zip64 else e.size, len(e.name),
-                                 len(extra)) + e.name + extra)
+        self.fp.write(_local_header(e, e.size >= LIMIT or e.compressed >= LIMIT))
         self.entries.append(e)
 
     # --- the end --------------------------------------------------------------------------------------------
@@ -185,7 +182,7 @@ class ZipOut:
         start = self.fp.tell()
         for e in self.entries:
             big = [v for v in (e.size, e.compressed, e.offset) if v >= LIMIT]
-            zip64 = struct.pack("<2H", 1, 8 * len(big)) + b"".join(struct.pack("<Q", v) for v in big) if big else b""
+            zip64 = struct.pack("<2H", ZIP64_ID, 8 * len(big)) + b"".join(struct.pack("<Q", v) for v in big) if big else b""
             extra = zip64 + e.extra
             date, time = _dos(e.date_time)
             version = max(45 if big else 20, e.create[0])
@@ -225,12 +222,13 @@ class Member:
         self.size += len(data)
         self._put(self.deflate.compress(data))
 
-    def mark_seam(self, layout: int = 0) -> None:
+    def mark_seam(self, layout: int = 0, data: int = 0) -> None:
         """Flush the stream fully here: what is written before can later be replaced without touching the rest.
-        `layout`: the fingerprint of the layout whose rows follow, rendered by xlnet's writer."""
+        `layout`, `data`: the fingerprint of the layout whose rows follow, as xlnet's writer rendered them, and a
+        digest of the data they hold."""
         if self.seam is None:
             self._put(self.deflate.flush(zlib.Z_FULL_FLUSH))
-            self.seam = Seam(self.size, self.compressed, 0, layout)
+            self.seam = Seam(self.size, self.compressed, 0, layout, data)
 
     def _put(self, data: bytes) -> None:
         if data:
@@ -242,19 +240,14 @@ class Member:
         e = self.entry
         e.crc, e.size, e.compressed = self.crc, self.size, self.compressed
         if self.seam is not None:
-            e.extra = _seam_extra(Seam(self.seam.head_size, self.seam.head_compressed, self.tail_crc,
-                                       self.seam.layout), e)
+            e.extra = _seam_extra(replace(self.seam, tail_crc=self.tail_crc), e)
         if self.spool:
             return
         if not self.zip64 and (e.size >= LIMIT or e.compressed >= LIMIT):
             raise zipfile.LargeZipFile(f"{e.name.decode()} outgrew 4 GiB without room for ZIP64 sizes")
         end = self.fp.tell()
         self.fp.seek(e.offset)
-        date, time = _dos(e.date_time)
-        extra = struct.pack("<2H2Q", 1, 16, e.size, e.compressed) if self.zip64 else b""
-        self.fp.write(LOCAL.pack(b"PK\x03\x04", 45 if self.zip64 else 20, e.flags, e.method, time, date, e.crc,
-                                 LIMIT if self.zip64 else e.compressed, LIMIT if self.zip64 else e.size,
-                                 len(e.name), len(extra)) + e.name + extra)
+        self.fp.write(_local_header(e, self.zip64))
         self.fp.seek(end)
         self.out.entries.append(e)
 
@@ -268,7 +261,7 @@ class Member:
 
 def _seam_extra(seam: Seam, e: _Entry) -> bytes:
     return SEAM.pack(SEAM_ID, SEAM.size - 4, seam.head_size, seam.head_compressed, seam.tail_crc, seam.layout,
-                     e.crc, e.compressed & LIMIT)
+                     seam.data, e.crc, e.compressed & LIMIT)
 
 
 def _name(name: str) -> tuple[bytes, int]:
@@ -278,12 +271,20 @@ def _name(name: str) -> tuple[bytes, int]:
         return name.encode("utf-8"), UTF8
 
 
-def _without_zip64(extra: bytes) -> bytes:
-    """An extra field without its ZIP64 record: this writer adds its own where needed."""
+def _local_header(e: _Entry, zip64: bool) -> bytes:
+    extra = struct.pack("<2H2Q", ZIP64_ID, 16, e.size, e.compressed) if zip64 else b""
+    date, time = _dos(e.date_time)
+    return LOCAL.pack(b"PK\x03\x04", 45 if zip64 else 20, e.flags, e.method, time, date, e.crc,
+                      LIMIT if zip64 else e.compressed, LIMIT if zip64 else e.size, len(e.name),
+                      len(extra)) + e.name + extra
+
+
+def _without(extra: bytes, tags: set[int]) -> bytes:
+    """An extra field without the records of these tags (the ZIP64 sizes: this writer adds its own)."""
     out, i = b"", 0
     while i + 4 <= len(extra):
         tag, size = struct.unpack_from("<2H", extra, i)
-        if tag != 1:
+        if tag not in tags:
             out += extra[i:i + 4 + size]
         i += 4 + size
     return out
