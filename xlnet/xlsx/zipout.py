@@ -71,24 +71,14 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     def square(matrix: list[int]) -> list[int]:
         return [times(matrix, matrix[n]) for n in range(32)]
 
-    if len2 <= 0:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
-    even = square(odd)   # two zero bits
-    odd = square(even)   # four
-    while True:
-        even = square(odd)
+    op = [0xEDB88320] + [1 << n for n in range(31)]  # the operator that appends one zero bit
+    op = square(square(square(op)))                    # ... one zero byte
+    while len2 > 0:
         if len2 & 1:
-            crc1 = times(even, crc1)
+            crc1 = times(op, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = square(even)
-        if len2 & 1:
-            crc1 = times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        if len2:
+            op = square(op)                            # ... twice as many
     return crc1 ^ crc2
 
 
