@@ -84,7 +84,7 @@ def test_a_sheet_written_with_a_namespace_prefix_reads_the_same(tmp_path):
             dst.writestr(info, data)
     from xlnet.xlsx.read import NotPlain, Package
     with Package(prefixed) as pkg, pytest.raises(NotPlain):
-        next(pkg.raw_rows("nnet"))
+        next(pkg.raw_blocks("nnet"))
     a, b = read_sheets(path)["nnet"], read_sheets(prefixed)["nnet"]
     np.testing.assert_array_equal(a.W, b.W)
     np.testing.assert_array_equal(a.X, b.X)

@@ -25,7 +25,7 @@ from .lessons import titanic
 from .net import SHEETS, Model, build_models, solver_target
 from .spec import Spec
 from .xlsx.parts import escape
-from .xlsx.read import NotPlain, Package, letters
+from .xlsx.read import NotPlain, Package, letters, split_rows
 from .workers import can_fork, workers_pool
 from .xlsx.safety import check_package, os_error
 
@@ -384,7 +384,7 @@ def _rows(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], share
 
 def _row_by_row(pkg: Package, block: bytes, shape: Callable[[], "RowShape | None"], shared: dict, state: dict
                 ) -> Iterator[tuple]:
-    for raw in _split_rows(block):
+    for raw in split_rows(block):
         s = shape()
         m = s.pattern.fullmatch(raw) if s is not None else None
         if m is not None:
@@ -394,14 +394,6 @@ def _row_by_row(pkg: Package, block: bytes, shape: Callable[[], "RowShape | None
         for element in pkg.parse_rows(raw):
             state["r"] = int(element.get("r") or state["r"] + 1)
             yield state["r"], pkg.row_cells(element, state["r"], shared), None
-
-
-def _split_rows(block: bytes) -> Iterator[bytes]:
-    pieces = block.split(b"</row>")
-    for piece in pieces[:-1]:
-        yield piece.lstrip() + b"</row>"
-    if pieces[-1].strip():  # rows with no cells, <row r="9"/>
-        yield pieces[-1].strip()
 
 
 @dataclass

@@ -217,18 +217,10 @@ class Package:
             cells[c] = cell
         return cells
 
-    def raw_rows(self, sheet: str) -> Iterator[bytes]:
-        """The bytes of each row element as stored, in order, without parsing them: the fast path for large
-        sheets. Raises NotPlain where the sheet's elements carry a namespace prefix (then use `rows`)."""
-        for _, block in self.raw_blocks(sheet):
-            pieces = block.split(b"</row>")
-            for piece in pieces[:-1]:
-                yield piece.lstrip() + b"</row>"
-            if pieces[-1].strip():  # rows with no cells, <row r="9"/>
-                yield pieces[-1].strip()
-
     def raw_blocks(self, sheet: str) -> Iterator[tuple[int, bytes]]:
-        """Runs of whole row elements as stored, each with its offset in the sheet's inflated bytes."""
+        """Runs of whole row elements as stored, without parsing them (the fast path for large sheets), each with
+        its offset in the sheet's inflated bytes; split_rows splits one. Raises NotPlain where the sheet's
+        elements carry a namespace prefix (then use `rows`)."""
         stream = self.zip.open(self.sheet(sheet).part)
         buffer, offset = b"", 0  # offset: of buffer[0]
         while (start := buffer.find(b"<sheetData")) < 0:
@@ -265,13 +257,22 @@ class Package:
         return seam_of(self.zip.getinfo(self.sheet(sheet).part))
 
     def parse_rows(self, data: bytes) -> list[etree._Element]:
-        """The row elements of an item of raw_rows (one, or a row with no cells and the row after it)."""
+        """The row elements of an item of split_rows (one, or a row with no cells and the row after it)."""
         return list(etree.fromstring(b'<sheetData xmlns="' + self.ns.encode() + b'">' + data + b"</sheetData>",
                                      etree.XMLParser(**PARSER)))
 
 
+def split_rows(block: bytes) -> Iterator[bytes]:
+    """The row elements of a block of raw_blocks, as stored."""
+    pieces = block.split(b"</row>")
+    for piece in pieces[:-1]:
+        yield piece.lstrip() + b"</row>"
+    if pieces[-1].strip():  # rows with no cells, <row r="9"/>
+        yield pieces[-1].strip()
+
+
 class NotPlain(Exception):
-    """A sheet written with namespace prefixes: raw_rows cannot scan it."""
+    """A sheet written with namespace prefixes: raw_blocks cannot scan it."""
 
 
 RAW_CHUNK = 1 << 20
