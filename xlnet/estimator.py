@@ -14,8 +14,9 @@ CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and c
 CELLS_IN_CACHE = 1 << 18  # restarts x rows per call on many rows, for the same reason
 SCREEN_ROWS = 2048  # on more training rows than this, the restarts are screened on a sample of this many
 FINISH = 8          # ... and only the best this many (the workbook's own always among them) go on to L-BFGS
-MIDDLE_ROWS = 65_536  # on more rows than this, every restart is first finished on a sample of this many ...
-FINAL = 5             # ... and the best this many (the workbook's among them) then on every row
+MIDDLE_FROM = 262_144  # on more rows than this, every restart is first finished on a sample ...
+MIDDLE_ROWS = 65_536   # ... of this many (below, that costs more than finishing FINISH on every row) ...
+FINAL = 5              # ... and the best this many (the workbook's among them) then on every row
 
 
 def objective(model: Model, X: np.ndarray, y: np.ndarray, weight_decay: float = 0.0):
@@ -110,7 +111,7 @@ class GradientFit:
                         else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
         if monitor is not None:
             losses, finish = screen(W, None)[0], FINISH
-            if len(y) > MIDDLE_ROWS and self.lbfgs_iters:
+            if len(y) > MIDDLE_FROM and self.lbfgs_iters:
                 middle = np.sort(rng.choice(len(y), MIDDLE_ROWS, replace=False))
                 rough = objective(model, X[middle], y[middle], decays[0])
                 W, steps = lbfgs(rough, W, iters=self.lbfgs_iters)
