@@ -211,3 +211,29 @@ def test_restore_puts_a_past_fit_back_atomically_with_its_own_history_row(tmp_pa
     r = CliRunner().invoke(cli, ["restore", str(s.out), "--fit", "9"])
     assert (r.exit_code, r.output) == (1, f"Error: {s.out}: the sheet 'history' has no fit 9 of linear, nnet, "
                                           "mmult; its fits are 1, 2, 3.\n")
+
+
+def test_on_very_many_rows_every_restart_is_finished_on_a_middle_sample_first(lesson, monkeypatch):
+    """The path for more than MIDDLE_FROM rows, with its thresholds lowered onto the lesson's 712 rows: every
+    screened restart goes through L-BFGS on the middle sample, the best FINAL go on to every row, the workbook's
+    own start is among them (so the fit never ends above it), and the curve leaves the sample's iterations out."""
+    from xlnet import estimator, optim
+    X, y, models = lesson
+    monkeypatch.setattr(estimator, "SCREEN_ROWS", 128)
+    monkeypatch.setattr(estimator, "MIDDLE_FROM", 600)
+    monkeypatch.setattr(estimator, "MIDDLE_ROWS", 256)
+    calls = []
+
+    def counted(f, W, **kw):
+        calls.append(len(W))
+        return optim.lbfgs(f, W, **kw)
+    monkeypatch.setattr(estimator, "lbfgs", counted)
+    model = models["nnet"]
+    W0 = GradientFit(restarts=8, random_state=1).fit(model, X, y, np.zeros(model.n_params)).W_  # a good start
+    start = model.loss_and_grad(X, y, W0[None])[0][0]
+    calls.clear()
+    g = GradientFit(restarts=24, epochs=20, random_state=0).fit(model, X, y, W0)
+    assert calls == [24, estimator.FINAL]
+    assert g.loss_ <= start
+    curve = np.asarray(g.loss_curve_)
+    assert np.isnan(curve).any() and np.isfinite(curve[-1]) and curve[-1] == pytest.approx(g.loss_, rel=1e-12)
