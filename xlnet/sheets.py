@@ -4,8 +4,10 @@ What goes where is the layout's business; this module only turns it into rows.
 """
 from __future__ import annotations
 
+import functools
 import math
 import zlib
+from typing import Callable
 
 import numpy as np
 
@@ -53,7 +55,8 @@ def _plain(v):
 def write_model_sheets(w: Writer, spec: Spec, models: dict[str, Model], env: dict,
                        thetas: dict[str, np.ndarray]) -> dict[str, SheetLayout]:
     """The model sheets, side by side: each chunk of rows has its value cells rendered once for every sheet."""
-    sheets = [ModelSheet(w, spec, model, env, thetas[name], side_by_side=len(models) > 1)
+    digest = functools.cache(lambda columns: data_digest([env[c] for c in columns]))  # the same for every sheet
+    sheets = [ModelSheet(w, spec, model, env, thetas[name], digest, side_by_side=len(models) > 1)
               for name, model in models.items()]
     if not sheets:
         return {}
@@ -82,7 +85,9 @@ def data_digest(columns: list[np.ndarray]) -> int:
 class ModelSheet:
     """One model sheet being written: its header rows on creation, then its data rows chunk by chunk."""
 
-    def __init__(self, w: Writer, spec: Spec, model: Model, env: dict, theta: np.ndarray, side_by_side: bool):
+    def __init__(self, w: Writer, spec: Spec, model: Model, env: dict, theta: np.ndarray,
+                 digest: Callable[[tuple[str, ...]], int], side_by_side: bool):
+        """`digest`: data_digest of the env's columns of these names."""
         self.w, self.model, self.env = w, model, env
         self.n = n = len(env[spec.target])
         self.at = at = SheetLayout(spec, model, n, split=env.get("Set") is not None)
@@ -111,7 +116,7 @@ class ModelSheet:
         settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
         self.stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
                               seam_after=max(r for _, r in settable),
-                              rows_are=(at.fingerprint(), data_digest([env[c] for c in columns])),
+                              rows_are=(at.fingerprint(), digest(columns)),
                               side_by_side=side_by_side)
         for r in range(TITLE_ROW, FIRST_ROW):
             self.stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
