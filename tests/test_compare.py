@@ -132,3 +132,32 @@ def test_bad_solver_settings_are_refused_before_starting(small_workbook):
         solve(small_workbook, [], time_limit=-1)
     with pytest.raises(XlnetError, match=r"^--engine must be one of swarm, deps, sco, not 'grg'\.$"):
         solve(small_workbook, [], engine="grg")
+
+
+def test_compare_takes_xlnets_fit_from_the_workbook_only_for_the_same_rows_and_settings(tmp_path):
+    from xlnet.compare import compare_workbook
+    from xlnet.fit import fit_workbook
+    from xlnet.restore import restore_workbook
+
+    out = build(out=tmp_path / "t.xlsx").out
+    sheets = ("linear", "nnet")
+    assert {r.xlnet_source for r in compare_workbook(out, sheets=sheets)} == {"refit"}
+    fitted = {r.sheet: r for r in fit_workbook(out, sheets=sheets)}
+    before = sha(out)
+    taken = compare_workbook(out, sheets=sheets)
+    assert sha(out) == before
+    for r in taken:
+        assert r.xlnet_source == "workbook"
+        assert r.xlnet == r.workbook == fitted[r.sheet].after
+        assert r.xlnet_seconds == round(fitted[r.sheet].seconds, 3)
+        assert r.gap_percent == 0
+    text = compare(out, "--quiet", "--model", "nnet").output.splitlines()
+    assert text[2].startswith("nnet    xlnet (as fitted)     0.12")
+    assert text[-1] == ("xlnet (as fitted): the workbook holds xlnet fit's result for these rows and settings; "
+                        "--refit fits again")
+    # other settings, --refit, or parameters that another command wrote: fitted again
+    assert {r.xlnet_source for r in compare_workbook(out, sheets=sheets, random_state=1)} == {"refit"}
+    assert {r.xlnet_source for r in compare_workbook(out, sheets=sheets, refit=True)} == {"refit"}
+    restore_workbook(out, 1, before=True, sheets=("nnet",))
+    got = {r.sheet: r.xlnet_source for r in compare_workbook(out, sheets=sheets)}
+    assert got == {"linear": "workbook", "nnet": "refit"}

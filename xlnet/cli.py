@@ -399,17 +399,20 @@ def _row(sheet, label, m, gap="", seconds=None, split=False):
               help="LibreOffice's solver engine (deps and sco need libreoffice-nlpsolver).")
 @click.option("--time-limit", default=60.0, show_default=True, type=float, help="Seconds per sheet for LibreOffice.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of xlnet's restarts.")
+@click.option("--refit", is_flag=True, help="Fit even a sheet that holds xlnet's fit with these settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 @reports_errors
-def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
+def compare(workbook, which, use_lo, engine, time_limit, seed, refit, as_json, quiet):
     """Compare the workbook's losses with xlnet's fit (and LibreOffice's solver). Read-only.
 
     The workbook's loss is that of the parameters now in it, as Excel Solver, LibreOffice,
     a hand edit or `xlnet fit` left them; xlnet's is what its solver reaches on the same
     data, without writing it. gap % is how far the workbook's loss is above xlnet's. The loss is
     what the sheet's Solver cell minimises: the mean loss, plus the weight decay's penalty where
-    the sheet has one.
+    the sheet has one. Where the workbook's parameters are `xlnet fit`'s of the same rows
+    with the same settings (recorded beside them), that fit is xlnet's, with its seconds,
+    and gap % is 0; --refit fits again.
 
     \b
     Example:
@@ -421,7 +424,7 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
     sheets = SHEETS if which == "all" else (which,)
     say = (lambda msg: None) if quiet or as_json else (lambda msg: click.echo(msg, err=True))
     results = compare_workbook(workbook, sheets=sheets, use_libreoffice=use_lo, engine=engine,
-                               time_limit=time_limit, random_state=seed, progress=say)
+                               time_limit=time_limit, refit=refit, random_state=seed, progress=say)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -435,7 +438,8 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
                 click.echo(f"{r.sheet:<8}not compared: {r.problem}")
                 continue
             click.echo(_row(r.sheet, "workbook", r.workbook, f"{r.gap_percent:.4f}", split=split))
-            click.echo(_row(r.sheet, "xlnet", r.xlnet, seconds=r.xlnet_seconds, split=split))
+            label = "xlnet (as fitted)" if r.xlnet_source == "workbook" else "xlnet"
+            click.echo(_row(r.sheet, label, r.xlnet, seconds=r.xlnet_seconds, split=split))
             if r.optimum is not None:
                 click.echo(_row(r.sheet, "least squares", {"train_loss": r.optimum}, split=False))
             if r.libreoffice:
@@ -446,6 +450,9 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, as_json, quiet):
             if r.cached_loss is not None and abs(r.cached_loss - now) > 1e-9 * abs(r.cached_loss):
                 click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10f}; "
                            "recalculate the workbook to see the loss of its current parameters")
+        if any(r.xlnet_source == "workbook" for r in results):
+            click.echo("xlnet (as fitted): the workbook holds xlnet fit's result for these rows and settings; "
+                       "--refit fits again")
     problems = [r for r in results if r.problem]
     if problems:
         raise click.ClickException(f"{len(problems)} sheet(s) could not be compared: "

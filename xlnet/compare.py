@@ -11,7 +11,7 @@ from . import libreoffice
 from .dataset import SheetData, open_package, read_each, read_spec
 from .errors import XlnetError
 from .estimator import GradientFit
-from .fit import fit_sheets
+from .fit import decays_to_try, fit_key, fit_sheets
 from .net import SHEETS
 
 
@@ -23,6 +23,8 @@ class SheetComparison:
     cached_loss: float | None = None       # the loss cell's value as Excel or LibreOffice last saved it
     xlnet: dict | None = None              # metrics after xlnet's fit (run, not written)
     xlnet_seconds: float | None = None
+    xlnet_source: str | None = None        # "refit": fitted now; "workbook": the workbook holds xlnet's fit of
+                                           # these rows under these settings (its seconds are that fit's)
     optimum: float | None = None           # least squares, for the linear sheet
     libreoffice: dict | None = None        # engine, loss, seconds of LibreOffice's solver
     gap_percent: float | None = None
@@ -59,19 +61,29 @@ def _cached(pkg, name: str, cell: tuple[int, int]) -> float | None:
 
 
 def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, use_libreoffice: bool = False,
-                     engine: str = "swarm", time_limit: float = 60,
+                     engine: str = "swarm", time_limit: float = 60, refit: bool = False,
                      progress: Callable[[str], None] | None = None, **settings) -> list[SheetComparison]:
-    """Compare each model sheet; reads the workbook and never writes it."""
+    """Compare each model sheet; reads the workbook and never writes it. A sheet whose parameters are, as
+    recorded beside them, xlnet's fit of its rows under these very settings is not fitted again unless `refit`."""
     say = progress or (lambda _: None)
-    GradientFit(**settings)  # checks the settings before any work
+    fitter = GradientFit(**settings)  # checks the settings before any work
     path = Path(path)
     with open_package(path) as pkg:
-        return _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings)
+        return _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings,
+                        None if refit else fitter.settings())
 
 
-def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings) -> list[SheetComparison]:
+def _fitted_before(pkg, sheet: SheetData, settings: dict | None) -> float | None:
+    """The seconds of the xlnet fit that wrote this sheet's parameters under `settings`, if one did."""
+    seam = pkg.seam(sheet.name) if settings is not None else None
+    if seam is None or not seam.fit or seam.fit != fit_key(settings, sheet, decays_to_try(sheet, "sheet")[0]):
+        return None
+    return seam.fit_ms / 1000
+
+
+def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings, memo) -> list[SheetComparison]:
     spec = read_spec(pkg)
-    out, ready = [], []
+    out, ready, to_fit = [], [], []
     for name, sheet in zip(sheets, read_each(pkg, sheets, spec)):
         if isinstance(sheet, XlnetError):
             out.append(SheetComparison(name, problem=str(sheet).removeprefix(f"{path}: ")))
@@ -82,12 +94,18 @@ def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settin
             result.optimum = _least_squares(sheet)
         out.append(result)
         ready.append((result, sheet))
-    if ready:
-        say(f"fitting {', '.join(r.sheet for r, _ in ready)} with xlnet")
-        fitted = fit_sheets([s for _, s in ready], settings, weight_decay="sheet")
-        for (result, sheet), (W, _, _, seconds, _) in zip(ready, fitted):
+        seconds = _fitted_before(pkg, sheet, memo)
+        if seconds is None:
+            to_fit.append((result, sheet))
+        else:
+            result.xlnet, result.xlnet_seconds, result.xlnet_source = result.workbook, seconds, "workbook"
+            result.gap_percent = 0.0
+    if to_fit:
+        say(f"fitting {', '.join(r.sheet for r, _ in to_fit)} with xlnet")
+        fitted = fit_sheets([s for _, s in to_fit], settings, weight_decay="sheet")
+        for (result, sheet), (W, _, _, seconds, _) in zip(to_fit, fitted):
             result.xlnet = sheet.metrics(W)
-            result.xlnet_seconds = seconds
+            result.xlnet_seconds, result.xlnet_source = seconds, "refit"
             best = sheet.objective(W)
             result.gap_percent = 100 * (sheet.objective() - best) / best
     if use_libreoffice and ready:

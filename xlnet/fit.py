@@ -1,8 +1,10 @@
 """`xlnet fit`: read the workbook, fit its model sheets side by side, and patch back only what xlnet owns."""
 from __future__ import annotations
 
+import json
 import os
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,6 +25,7 @@ EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cau
 LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
 DECAY_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # weight decays tried when the validation set chooses
+FIT_VERSION = 1  # raise it when a change to the fit changes what the same settings reach: see fit_key
 
 
 _JOBS: list[tuple] = []
@@ -85,6 +88,15 @@ def judged(metrics: dict[str, float]) -> float:
     """What "better" means, from a sheet's summary figures: the validation loss where there is a validation set
     (a model for rows not yet seen), else what the sheet's Solver cell minimises."""
     return metrics["valid_loss"] if "valid_loss" in metrics else solver_target(metrics)
+
+
+def fit_key(settings: dict, sheet: SheetData, decay: float) -> int:
+    """A nonzero 32-bit digest of what a fit's result depends on besides the sheet's rows and starting parameters:
+    the fit's version, its settings (GradientFit.settings) at this decay, and the sheet's layout. A sheet's seam
+    keeps it beside the parameters a fit wrote (zipout.Seam.fit), so that compare can tell them apart."""
+    text = json.dumps({**settings, "weight_decay": decay, "version": FIT_VERSION,
+                       "layout": sheet.layout.fingerprint()}, sort_keys=True)
+    return zlib.crc32(text.encode()) or 1
 
 
 def check_weight_decay(weight_decay: float | str) -> None:
@@ -231,7 +243,8 @@ def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: Gradi
         # Better by more than the spreadsheet's own rounding: the workbook stores W exactly (shortest repr).
         improved = judged(after) < judged(start) * (1 - IMPROVEMENT)
         if improved:
-            patch.set_numbers(sheet.name, sheet.settable_cells(W, decay))
+            key = fit_key(fitter.settings(), sheet, decay)
+            patch.set_numbers(sheet.name, sheet.settable_cells(W, decay), fit=(key, round(seconds * 1000)))
         else:
             W, after, decay, start = sheet.W, before, sheet.weight_decay, before
         curves[sheet.name] = history.resample(curve, solver_target(start))

@@ -51,8 +51,8 @@ class NotInHead(Exception):
 class CellEdits:
     """Numbers to put into some cells of one sheet, whose formulas' cached values go."""
 
-    def __init__(self, sheet: str, values: dict[tuple[int, int], float]):
-        self.sheet = sheet
+    def __init__(self, sheet: str, values: dict[tuple[int, int], float], fit: tuple[int, int] = (0, 0)):
+        self.sheet, self.fit = sheet, fit
         self.cells = [(f"{parts.letters(c)}{r}", v) for (c, r), v in values.items()]
         self.last = max(r for _, r in values)
 
@@ -81,7 +81,7 @@ class CellEdits:
                 break
             head += chunk
         member.write(self.head(head[:cut]))
-        member.mark_seam()
+        member.mark_seam(fit=self.fit)
         pending = head[cut:]
         while True:
             chunk = src.read(CHUNK)
@@ -119,13 +119,14 @@ class Patch:
         return part is not None and part in self.pkg.names_in_zip
 
     # --- cells ----------------------------------------------------------------------------------------
-    def set_numbers(self, sheet: str, values: dict[tuple[int, int], float]) -> None:
-        """Put numbers into existing cells of a sheet, keeping each cell's style: (column, row) -> value.
+    def set_numbers(self, sheet: str, values: dict[tuple[int, int], float], fit: tuple[int, int] = (0, 0)) -> None:
+        """Put numbers into existing cells of a sheet, keeping each cell's style: (column, row) -> value. `fit`:
+        (digest, milliseconds) when the numbers are xlnet's fit of the sheet's rows (zipout.Seam), else none.
 
         The sheet's formulas lose their cached values, which these numbers make stale: Excel recalculates on
         open anyway (fullCalcOnLoad), LibreOffice only the cells that have no value.
         """
-        self.edits[self.pkg.sheet(sheet).part] = CellEdits(sheet, values)
+        self.edits[self.pkg.sheet(sheet).part] = CellEdits(sheet, values, fit)
 
     # --- xlnet's own sheets ------------------------------------------------------------------------------
     def _marker(self, key: str) -> str:
@@ -317,7 +318,7 @@ class Patch:
         head = head_before(source, info, seam) if seam else None
         if head is not None:
             try:
-                z.splice(source, info, seam, edits.head(head), level)
+                z.splice(source, info, seam, edits.head(head), level, edits.fit)
                 return
             except NotInHead:
                 pass

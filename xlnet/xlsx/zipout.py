@@ -24,8 +24,8 @@ END64 = struct.Struct("<4sQ2H2L4Q")
 LOCATOR64 = struct.Struct("<4sLQL")
 SEAM_ID = 0x6C78  # "xl"
 ZIP64_ID = 0x0001
-SEAM = struct.Struct("<2H2Q5L")  # id, size; head bytes (inflated, deflated), CRC of the rest, layout, data; member CRC,
-                                 # compressed size
+SEAM = struct.Struct("<2H2Q7L")  # id, size; head bytes (inflated, deflated), CRC of the rest, layout, data, fit,
+                                 # fit's milliseconds; member CRC, compressed size
 LIMIT = 0xFFFFFFFF
 UTF8 = 0x800
 CHUNK = 1 << 20
@@ -39,6 +39,8 @@ class Seam:
     tail_crc: int          # CRC-32 of the inflated bytes after it
     layout: int = 0        # the rows after it as the writer rendered them for this layout (0: not known)
     data: int = 0          # ... from these data (a digest: sheets written with the same data show the same)
+    fit: int = 0           # the head's parameters are xlnet's fit of this member's rows under these settings (a
+    fit_ms: int = 0        # digest; 0: not known), which took this long
 
 
 def seam_of(info: zipfile.ZipInfo) -> Seam | None:
@@ -48,10 +50,10 @@ def seam_of(info: zipfile.ZipInfo) -> Seam | None:
     while i + 4 <= len(extra):
         tag, size = struct.unpack_from("<2H", extra, i)
         if tag == SEAM_ID and size == SEAM.size - 4:
-            _, _, head, head_c, tail_crc, layout, data, crc, compressed = SEAM.unpack_from(extra, i)
+            _, _, head, head_c, tail_crc, layout, data, fit, fit_ms, crc, compressed = SEAM.unpack_from(extra, i)
             if crc == info.CRC and compressed == info.compress_size & LIMIT and head_c <= info.compress_size \
                     and head <= info.file_size and info.compress_type == zipfile.ZIP_DEFLATED:
-                return Seam(head, head_c, tail_crc, layout, data)
+                return Seam(head, head_c, tail_crc, layout, data, fit, fit_ms)
             return None
         i += 4 + size
     return None
@@ -138,9 +140,10 @@ class ZipOut:
         self._local(entry)
         _copy_bytes(source, start, info.compress_size, self.fp)
 
-    def splice(self, source: BinaryIO, info: zipfile.ZipInfo, seam: Seam, head: bytes, level: int) -> None:
+    def splice(self, source: BinaryIO, info: zipfile.ZipInfo, seam: Seam, head: bytes, level: int,
+               fit: tuple[int, int] = (0, 0)) -> None:
         """`info`'s member with the bytes before its seam replaced by `head` (deflated here); the rest copied raw.
-        The member keeps a seam, after the new head."""
+        The member keeps a seam, after the new head; `fit`: the seam's fit and fit_ms for the new head."""
         start = data_start(source, info)
         deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
         head_c = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
@@ -149,7 +152,8 @@ class ZipOut:
         entry = self._entry(info, _without(info.extra, {ZIP64_ID, SEAM_ID}))
         entry.crc = crc32_combine(zlib.crc32(head), seam.tail_crc, tail_size)
         entry.size, entry.compressed = len(head) + tail_size, len(head_c) + tail_c
-        entry.extra += _seam_extra(replace(seam, head_size=len(head), head_compressed=len(head_c)), entry)
+        entry.extra += _seam_extra(replace(seam, head_size=len(head), head_compressed=len(head_c), fit=fit[0],
+                                           fit_ms=fit[1]), entry)
         self._local(entry)
         self.fp.write(head_c)
         _copy_bytes(source, start + seam.head_compressed, tail_c, self.fp)
@@ -212,13 +216,13 @@ class Member:
         self.size += len(data)
         self._put(self.deflate.compress(data))
 
-    def mark_seam(self, layout: int = 0, data: int = 0) -> None:
+    def mark_seam(self, layout: int = 0, data: int = 0, fit: tuple[int, int] = (0, 0)) -> None:
         """Flush the stream fully here: what is written before can later be replaced without touching the rest.
         `layout`, `data`: the fingerprint of the layout whose rows follow, as xlnet's writer rendered them, and a
-        digest of the data they hold."""
+        digest of the data they hold; `fit`: see Seam."""
         if self.seam is None:
             self._put(self.deflate.flush(zlib.Z_FULL_FLUSH))
-            self.seam = Seam(self.size, self.compressed, 0, layout, data)
+            self.seam = Seam(self.size, self.compressed, 0, layout, data, *fit)
 
     def _put(self, data: bytes) -> None:
         if data:
@@ -251,7 +255,7 @@ class Member:
 
 def _seam_extra(seam: Seam, e: _Entry) -> bytes:
     return SEAM.pack(SEAM_ID, SEAM.size - 4, seam.head_size, seam.head_compressed, seam.tail_crc, seam.layout,
-                     seam.data, e.crc, e.compressed & LIMIT)
+                     seam.data, seam.fit, min(seam.fit_ms, LIMIT), e.crc, e.compressed & LIMIT)
 
 
 def _name(name: str) -> tuple[bytes, int]:
