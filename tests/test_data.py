@@ -83,3 +83,23 @@ def test_a_header_of_100000_columns_is_checked(tmp_path):
     p = write(tmp_path, header + ",c5\n" + ",".join("1" for _ in range(100_001)) + "\n")
     with pytest.raises(XlnetError, match="the column c5 appears more than once in the header; keep one."):
         read_table(p)
+
+
+def test_the_csv_is_read_in_chunks_and_batches_as_it_would_be_whole(tmp_path, monkeypatch):
+    """The reader streams: the encoding is found by decoding the file chunk by chunk, and the rows are numbered a
+    batch at a time. Tiny chunks and batches put a character and the row limit across every boundary."""
+    from xlnet import data
+    rows = [f'{i},"Dupré, Mme. {i}",{i % 3}\n' for i in range(1, 8)]
+    for chunk in (1, 2, 3, 5, 64):
+        monkeypatch.setattr(data, "READ_CHUNK", chunk)
+        monkeypatch.setattr(data, "ENCODE_ROWS", 3)
+        for encoding in ("utf-8", "utf-8-sig", "cp1252", "utf-16"):
+            p = tmp_path / f"{encoding}.csv"
+            p.write_bytes(("\r\n" + "Id,Name,Class\n" + "".join(rows) + " , ,\n").encode(encoding))
+            table = read_table(p, max_rows=7)
+            assert table.header == ["Id", "Name", "Class"]
+            assert list(table.column("Name")) == [f"Dupré, Mme. {i}" for i in range(1, 8)]
+            assert table.column("Class").distinct == ["1", "2", "0"]
+            assert table.lines.tolist() == list(range(3, 10))
+            with pytest.raises(XlnetError, match="more than 6 row rows, more than a worksheet holds"):
+                read_table(p, max_rows=6)

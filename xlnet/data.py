@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
+import itertools
+import math
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import numpy as np
 
@@ -20,89 +23,177 @@ from .spec import MISSING_MARKERS, Column, Spec, parse_number
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in the workbook's XML
 EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
+READ_CHUNK = 1 << 20   # bytes read at a time
+ENCODE_ROWS = 65_536   # rows parsed before their texts are numbered
 csv.field_size_limit(1 << 17)
+
+
+class TextColumn:
+    """One column's texts, compactly: the distinct texts in the order first seen, and each row's number among them.
+
+    A million rows of a column cost 4 bytes each and its distinct texts once, where a list of strings costs some
+    60 bytes a row; typing, checking and writing a column then work on each distinct text once.
+    """
+
+    def __init__(self, distinct: list[str], codes: np.ndarray):
+        self.distinct, self.codes = distinct, codes
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> "TextColumn":
+        index = _Index()
+        codes = np.fromiter(map(index.__getitem__, texts), np.int32)
+        return cls(list(index), codes)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.texts())
+
+    def __getitem__(self, row: int) -> str:
+        return self.distinct[self.codes[row]]
+
+    def texts(self) -> list[str]:
+        distinct = np.empty(len(self.distinct), dtype=object)
+        distinct[:] = self.distinct
+        return distinct[self.codes].tolist()
+
+    def counts(self) -> np.ndarray:
+        """How many rows hold each distinct text."""
+        return np.bincount(self.codes, minlength=len(self.distinct))
+
+    def first_row(self, text: str) -> int:
+        """The first row (from 0) that holds `text`."""
+        return int(np.argmax(self.codes == self.distinct.index(text)))
+
+
+class _Index(dict):
+    """text -> its number, numbering each new text as it comes."""
+
+    def __missing__(self, text: str) -> int:
+        n = self[text] = len(self)
+        return n
 
 
 @dataclass
 class Table:
-    """A CSV as read: the header, each column's text, and the line each row started on."""
+    """A CSV as read: the header, each column's texts, and the line each row started on."""
     source: Path
     header: list[str]
-    columns: list[list[str]]
-    lines: list[int]
+    columns: list[TextColumn]
+    lines: np.ndarray
     decimal_comma: bool = False
 
     def __len__(self) -> int:
         return len(self.lines)
 
-    def column(self, name: str) -> list[str]:
+    def column(self, name: str) -> TextColumn:
         return self.columns[self.header.index(name)]
 
 
-def _decode(raw: bytes, path: Path) -> str:
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    if b"\x00" in raw[:65536]:
+def _encoding(path: Path, fp: BinaryIO) -> str:
+    """The file's encoding: UTF-16 with its mark (Excel's "Unicode text"), UTF-8, Windows-1252, else Latin-1; each
+    tried over the whole file in chunks, so that the text is never held whole."""
+    head = fp.read(65536)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and _decodes(fp, "utf-16"):
+        return "utf-16"
+    if b"\x00" in head:
         raise XlnetError(f"{path}: this is a binary file, not a CSV; export the data as CSV (comma-separated text).")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")
+    for encoding in ("utf-8-sig", "cp1252"):
+        if _decodes(fp, encoding):
+            return encoding
+    return "latin-1"  # decodes any bytes
+
+
+def _decodes(fp: BinaryIO, encoding: str) -> bool:
+    fp.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        while chunk := fp.read(READ_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def read_table(path: str | Path, *, max_rows: int | None = None, empty_hint: str = "",
                noun: str = "row") -> Table:
-    """The CSV's header and text columns; refuses what cannot be read unambiguously."""
+    """The CSV's header and text columns, streamed; refuses what cannot be read unambiguously."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fp:
+            encoding = _encoding(path, fp)
+        with open(path, encoding=encoding, newline="") as f:
+            return _read_rows(path, f, max_rows, empty_hint, noun)
     except OSError as e:
         raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
-    text = _decode(raw, path)
-    if not text.strip():
+    except UnicodeDecodeError:  # it decoded whole a moment ago
+        raise XlnetError(f"{path}: the file changed while it was read; run the command again once it is saved.") \
+            from None
+
+
+def _read_rows(path: Path, f: TextIO, max_rows: int | None, empty_hint: str, noun: str) -> Table:
+    blank = 0  # lines before the header
+    for header_line in f:
+        if header_line.strip():
+            break
+        blank += 1
+    else:
         raise XlnetError(f"{path}: the file is empty; {empty_hint or 'xlnet needs a header line and data rows.'}")
-    header_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     delimiter = "\t" if header_line.count("\t") > header_line.count(delimiter) else delimiter
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = csv.reader(itertools.chain([header_line], f), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(rows)]
     except csv.Error as e:
-        raise XlnetError(f"{path}: line 1 is not valid CSV ({e}).") from None
+        raise XlnetError(f"{path}: line {blank + 1} is not valid CSV ({e}).") from None
     duplicates = [h for h, n in Counter(header).items() if n > 1]
     if duplicates:
         raise XlnetError(f"{path}: the column {', '.join(sorted(duplicates))[:200]} appears more than once in the "
                          "header; keep one.")
     for h in header:
         _check_text(path, 1, "header", h)
-    columns: list[list[str]] = [[] for _ in header]
-    lines: list[int] = []
-    width, read_up_to = len(header), rows.line_num
+    index = [_Index() for _ in header]
+    codes: list[list[np.ndarray]] = [[] for _ in header]
+    lines = array("i")
+    batch: list[list[str]] = []
+
+    def encode() -> None:
+        if batch:
+            fields = np.array(batch, dtype=object).reshape(len(batch), width)
+            for k in range(width):
+                codes[k].append(np.fromiter(map(index[k].__getitem__, map(str.strip, fields[:, k])), np.int32,
+                                            len(batch)))
+        batch.clear()
+
+    width, read_up_to = len(header), blank + rows.line_num
+    limit = math.inf if max_rows is None else max_rows
     try:
         for fields in rows:
-            if not any(f.strip() for f in fields):
+            if not "".join(fields).strip():
                 continue
-            line = rows.line_num
+            line = blank + rows.line_num
             if len(fields) != width:
                 raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {width}; "
                                  "check the quoting of that line.")
-            for col, f in zip(columns, fields):
-                col.append(f.strip())
+            batch.append(fields)
             lines.append(line)
             read_up_to = line
-            if max_rows is not None and len(lines) > max_rows:
-                raise XlnetError(f"{path}: more than {max_rows:,} {noun} rows, more than a worksheet holds "
-                                 "(1,048,576 rows with its headers); split the file.")
+            if len(batch) == ENCODE_ROWS:
+                encode()
+                if len(lines) > limit:
+                    break
     except csv.Error as e:
         raise XlnetError(f"{path}: line {read_up_to + 1} is not valid CSV ({e}).") from None
+    if len(lines) > limit:
+        raise XlnetError(f"{path}: more than {max_rows:,} {noun} rows, more than a worksheet holds "
+                         "(1,048,576 rows with its headers); split the file.")
+    encode()
     if not lines:
         raise XlnetError(f"{path}: the header is there but there are no {noun} rows.")
-    return Table(path, header, columns, lines, decimal_comma=delimiter == ";")
+    columns = [TextColumn(list(i), np.concatenate(c)) for i, c in zip(index, codes)]
+    return Table(path, header, columns, np.frombuffer(lines, np.int32), decimal_comma=delimiter == ";")
 
 
 def table_from_frame(frame, name: str = "DataFrame") -> Table:
@@ -120,8 +211,8 @@ def table_from_frame(frame, name: str = "DataFrame") -> Table:
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         return str(v).strip()
-    columns = [[text(v) for v in frame[c].tolist()] for c in frame.columns]
-    return Table(Path(name), header, columns, list(range(2, len(frame) + 2)))
+    columns = [TextColumn.of(map(text, frame[c].tolist())) for c in frame.columns]
+    return Table(Path(name), header, columns, np.arange(2, len(frame) + 2))
 
 
 def _check_text(path: Path, line: int, column: str, text: str) -> None:
@@ -165,18 +256,17 @@ def _allowed_text(c: Column) -> str:
 
 def type_column(table: Table, c: Column, noun: str) -> np.ndarray:
     """One column typed by its spec, or the first bad cell named. Each distinct text is typed once."""
-    texts = table.column(c.name)
+    column = table.column(c.name)
     numeric = c.kind == "numeric" or (c.kind in ("categorical", "target") and _numeric_levels(c))
-    distinct = list(dict.fromkeys(texts))  # in the order first seen: the first bad one is on the first bad line
+    distinct = column.distinct  # in the order first seen: the first bad one is on the first bad line
     typed = _typed_numbers(table, c, distinct) if numeric else None
     if typed is None:
-        typed = _type_texts(table, c, noun, distinct, numeric, texts)
-    value = dict(zip(distinct, typed))
+        typed = _type_texts(table, c, noun, column, numeric)
     if numeric:
-        return np.fromiter(map(value.__getitem__, texts), float, len(texts))
-    out = np.empty(len(texts), dtype=object)
-    out[:] = list(map(value.__getitem__, texts))
-    return out
+        return np.asarray(typed, float)[column.codes]
+    out = np.empty(len(distinct), dtype=object)
+    out[:] = typed
+    return out[column.codes]
 
 
 def _typed_numbers(table: Table, c: Column, distinct: list[str]) -> list[float] | None:
@@ -208,19 +298,19 @@ def _plain_texts(texts: list[str]) -> bool:
     return not CONTROL.search("".join(texts)) and max(map(len, texts), default=0) <= CELL_TEXT_LIMIT
 
 
-def _type_texts(table: Table, c: Column, noun: str, distinct: list[str], numeric: bool, texts: list[str]) -> list:
+def _type_texts(table: Table, c: Column, noun: str, column: TextColumn, numeric: bool) -> list:
     """Each distinct text typed and checked, one by one; the first that fails names its line."""
     path = table.source
     out = []
-    for text in distinct:
-        where = _Where(table, c.name, texts, text)
+    for text in column.distinct:
+        where = _Where(table, c.name, text)
         if text in MISSING_MARKERS and not (c.allowed and text in c.allowed):
             if not c.missing_ok:
                 raise XlnetError(f"{where}: the value is empty; every {noun} needs a {c.name}.")
             out.append(np.nan if numeric else None)
             continue
         if CONTROL.search(text) or len(text) > CELL_TEXT_LIMIT:
-            _check_text(path, table.lines[texts.index(text)], c.name, text)
+            _check_text(path, table.lines[column.first_row(text)], c.name, text)
         if numeric:
             x = parse_number(text.replace(",", ".") if table.decimal_comma else text)
             if x is None:
@@ -244,11 +334,11 @@ def _type_texts(table: Table, c: Column, noun: str, distinct: list[str], numeric
 class _Where:
     """'file: line N, column C' of a text's first cell, found only when an error names it."""
 
-    def __init__(self, table: Table, column: str, texts: list[str], text: str):
-        self.table, self.column, self.texts, self.text = table, column, texts, text
+    def __init__(self, table: Table, column: str, text: str):
+        self.table, self.column, self.text = table, column, text
 
     def __format__(self, spec: str) -> str:
-        line = self.table.lines[self.texts.index(self.text)]
+        line = self.table.lines[self.table.column(self.column).first_row(self.text)]
         return format(f"{self.table.source}: line {line}, column {self.column}", spec)
 
 
@@ -264,13 +354,13 @@ def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
         if c.name not in table.header or (c.kind == "target" and not need_target):
             continue
         if c.kind in ("ignored", "id"):
-            texts = table.column(c.name)
-            if not _plain_texts(texts):
-                for i, text in enumerate(texts):
-                    _check_text(table.source, table.lines[i], c.name, text)
+            column = table.column(c.name)
+            if not _plain_texts(column.distinct):
+                for text in column.distinct:  # in the order first seen: the first bad one is on the first bad line
+                    _check_text(table.source, table.lines[column.first_row(text)], c.name, text)
             continue
         values[c.name] = type_column(table, c, spec.noun)
-    return Frame(values, np.array(table.lines))
+    return Frame(values, np.asarray(table.lines))
 
 
 def target_values(frame: Frame, spec: Spec) -> np.ndarray:
@@ -294,6 +384,9 @@ def _fill_value(values: np.ndarray, how: str, numeric: bool):
         return None
     if how == "median" and numeric:
         return float(np.median(present))
+    if numeric:  # the mode; of equally common values the smallest, as below
+        values, n = np.unique(present, return_counts=True)
+        return float(values[np.argmax(n)])
     counts = Counter(present.tolist())
     top = max(counts.values())
     return sorted(k for k, n in counts.items() if n == top)[0]

@@ -7,7 +7,7 @@ from .build import make_spec
 from .data import read_table
 from .features import features
 from .lessons import titanic
-from .spec import Spec, spec_toml
+from .spec import MISSING_MARKERS, Spec, spec_toml
 
 
 def _levels(c) -> str:
@@ -25,7 +25,8 @@ def inspect_csv(path: str | Path, **options) -> tuple[str, Spec, str]:
     for c in spec.columns:
         if c.name not in table.header:
             continue
-        missing = sum(1 for t in table.column(c.name) if t in ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "?"))
+        column = table.column(c.name)
+        missing = sum(n for t, n in zip(column.distinct, column.counts().tolist()) if t in MISSING_MARKERS)
         if c.kind == "categorical":
             detail = _levels(c)
         elif c.kind == "numeric":

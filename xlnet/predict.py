@@ -90,7 +90,7 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in table.header else None)
     if id_column and id_column not in table.header:
         raise XlnetError(f"{table.source}: --id names {id_column!r}, which is not a column.")
-    ids = table.column(id_name) if id_name else [str(i) for i in range(1, len(table) + 1)]
+    ids = table.column(id_name).texts() if id_name else [str(i) for i in range(1, len(table) + 1)]
     train = sheet.train_rows()
     env, filled, unseen = {}, {}, {}
     for c in spec.features:

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .data import Table
+from .data import Table, TextColumn
 from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
 from .net import Model
 from .spec import Spec, parse_number
@@ -169,33 +169,32 @@ def _number(text: str, decimal_comma: bool) -> float | None:
 def write_data_sheet(w: Writer, table: Table) -> None:
     """Every CSV column as read: numbers where the column holds only numbers, text otherwise, empty when missing."""
     header, columns, comma = table.header, table.columns, table.decimal_comma
-    numeric = {name for name, col in zip(header, columns)
-               if any(col) and all(_number(t, comma) is not None for t in set(col) if t)}
+    numeric = [any(col.distinct) and all(_number(t, comma) is not None for t in col.distinct if t) for col in columns]
     head = w.style(HEAD)
+    n = len(table)
     stream = w.sheet(DATA_SHEET, widths={c: min(40, max(10, len(h) + 2)) for c, h in enumerate(header, 1)},
-                     freeze=(0, 1), rows=len(columns[0]) if columns else 0)
+                     freeze=(0, 1), rows=n)
     stream.row(1, [(c, h, head) for c, h in enumerate(header, 1)])
-    n = len(columns[0]) if columns else 0
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
-        cells = [_data_cells(letter(c), col[start:stop], name in numeric, comma, w.strings)
-                 for c, (name, col) in enumerate(zip(header, columns), 1)]
+        cells = [_data_cells(letter(c), col, start, stop, is_number, comma, w.strings)
+                 for c, (col, is_number) in enumerate(zip(columns, numeric), 1)]
         for r, row in zip(range(start + 2, stop + 2), zip(*cells)):
             stream.raw_row(f'<row r="{ROW_MARK}">{"".join(row)}</row>'.replace(ROW_MARK, str(r)).encode())
     stream.close()
 
 
-def _data_cells(column: str, texts: list[str], is_number: bool, comma: bool, strings) -> list[str]:
-    """Each text's cell in one column (row number still ROW_MARK): a number or text as read; none when empty."""
-    memo: dict[str, str] = {}
-    out = []
-    for text in texts:
-        cell = memo.get(text)
-        if cell is None:
-            value = None if text == "" else _number(text, comma) if is_number else text
-            cell = memo[text] = "" if value is None else f'<c r="{column}{ROW_MARK}"{value_tail(value, strings)}'
-        out.append(cell)
-    return out
+def _data_cells(column: str, col: TextColumn, start: int, stop: int, is_number: bool, comma: bool,
+                strings) -> list[str]:
+    """The cells of rows start..stop-1 of one column (row number still ROW_MARK): a number or text as read, none
+    when empty; each distinct text rendered once."""
+    used, inverse = np.unique(col.codes[start:stop], return_inverse=True)
+    rendered = np.empty(len(used), dtype=object)
+    for k, code in enumerate(used.tolist()):
+        text = col.distinct[code]
+        value = None if text == "" else _number(text, comma) if is_number else text
+        rendered[k] = "" if value is None else f'<c r="{column}{ROW_MARK}"{value_tail(value, strings)}'
+    return rendered[inverse].tolist()
 
 
 def write_spec_sheet(w: Writer, spec: Spec) -> None:

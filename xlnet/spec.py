@@ -162,22 +162,25 @@ def parse_number(text: str) -> float | None:
 
 
 class TypeTracker:
-    """What one column's values look like, seen once each (as sqlite-utils' tracker does)."""
+    """What one column's values look like: each text present and its count, and how many are missing."""
 
     def __init__(self):
         self.counts: Counter = Counter()
         self.missing = 0
-        self.numbers = 0
-        self.whole = True
 
-    def see(self, text: str) -> None:
-        if text in MISSING_MARKERS:
-            self.missing += 1
-            return
-        self.counts[text] += 1
+    @classmethod
+    def of(cls, distinct: list[str], counts: np.ndarray) -> "TypeTracker":
+        """A column's tracker from its distinct texts and how many rows hold each."""
+        t = cls()
+        for text, n in zip(distinct, counts.tolist()):
+            if text in MISSING_MARKERS:
+                t.missing += n
+            else:
+                t.counts[text] = n
+        return t
 
 
-def infer(header: list[str], columns: list[list[str]], *, target: str, categorical=(), numeric=(), log=(),
+def infer(header: list[str], columns: list, *, target: str, categorical=(), numeric=(), log=(),
           ignore=(), id_column: str | None = None, positive: str | None = None, missing: str = "drop",
           loss: str = "mse", hidden: int = 2, source: str = "the CSV") -> Spec:
     """A spec from the data: every choice overridable by the named options."""
@@ -189,10 +192,8 @@ def infer(header: list[str], columns: list[list[str]], *, target: str, categoric
                              f"the columns are: {', '.join(header)[:300]}.")
     n_rows = len(columns[0]) if columns else 0
     out = []
-    for name, values in zip(header, columns):
-        tracker = TypeTracker()
-        for v in values:
-            tracker.see(v)
+    for name, column in zip(header, columns):  # data.TextColumn: distinct texts, counts()
+        tracker = TypeTracker.of(column.distinct, column.counts())
         out.append(_infer_column(name, tracker, n_rows, target=target, categorical=name in categorical,
                                  numeric=name in numeric, log=name in log, ignore=name in ignore,
                                  id_column=name == id_column, positive=positive, source=source))
