@@ -70,18 +70,18 @@ def compare_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, use_
     path = Path(path)
     with open_package(path) as pkg:
         return _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings,
-                        None if refit else fitter.settings())
+                        None if refit else fitter)
 
 
-def _fitted_before(pkg, sheet: SheetData, settings: dict | None) -> float | None:
-    """The seconds of the xlnet fit that wrote this sheet's parameters under `settings`, if one did."""
-    seam = pkg.seam(sheet.name) if settings is not None else None
-    if seam is None or not seam.fit or seam.fit != fit_key(settings, sheet, decays_to_try(sheet, "sheet")[0]):
+def _fitted_before(pkg, sheet: SheetData, fitter: GradientFit | None) -> float | None:
+    """The seconds of the xlnet fit that wrote this sheet's parameters with `fitter`'s settings, if one did."""
+    seam = pkg.seam(sheet.name) if fitter is not None else None
+    if seam is None or not seam.fit or seam.fit != fit_key(fitter, sheet, decays_to_try(sheet, "sheet")[0]):
         return None
     return seam.fit_ms / 1000
 
 
-def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings, memo) -> list[SheetComparison]:
+def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settings, fitter) -> list[SheetComparison]:
     spec = read_spec(pkg)
     out, ready, to_fit = [], [], []
     for name, sheet in zip(sheets, read_each(pkg, sheets, spec)):
@@ -94,7 +94,7 @@ def _compare(pkg, path, sheets, use_libreoffice, engine, time_limit, say, settin
             result.optimum = _least_squares(sheet)
         out.append(result)
         ready.append((result, sheet))
-        seconds = _fitted_before(pkg, sheet, memo)
+        seconds = _fitted_before(pkg, sheet, fitter)
         if seconds is None:
             to_fit.append((result, sheet))
         else:

@@ -90,12 +90,12 @@ def judged(metrics: dict[str, float]) -> float:
     return metrics["valid_loss"] if "valid_loss" in metrics else solver_target(metrics)
 
 
-def fit_key(settings: dict, sheet: SheetData, decay: float) -> int:
+def fit_key(fitter: GradientFit, sheet: SheetData, decay: float) -> int:
     """A nonzero 32-bit digest of what a fit's result depends on besides the sheet's rows and starting parameters:
-    the fit's version, its settings (GradientFit.settings) at this decay, and the sheet's layout. A sheet's seam
-    keeps it beside the parameters a fit wrote (zipout.Seam.fit), so that compare can tell them apart."""
-    text = json.dumps({**settings, "weight_decay": decay, "version": FIT_VERSION,
-                       "layout": sheet.layout.fingerprint()}, sort_keys=True)
+    the fit's version, its settings at this decay, and the sheet's layout. A sheet's seam keeps it beside the
+    parameters a fit wrote (zipout.Seam.fit), so that compare can tell them apart."""
+    text = json.dumps({**fitter.settings(), "lbfgs_iters": fitter.lbfgs_iters, "weight_decay": decay,
+                       "version": FIT_VERSION, "layout": sheet.layout.fingerprint()}, sort_keys=True)
     return zlib.crc32(text.encode()) or 1
 
 
@@ -243,7 +243,7 @@ def _write_back(pkg, read: list[SheetData], outcomes: list[tuple], fitter: Gradi
         # Better by more than the spreadsheet's own rounding: the workbook stores W exactly (shortest repr).
         improved = judged(after) < judged(start) * (1 - IMPROVEMENT)
         if improved:
-            key = fit_key(fitter.settings(), sheet, decay)
+            key = fit_key(fitter, sheet, decay)
             patch.set_numbers(sheet.name, sheet.settable_cells(W, decay), fit=(key, round(seconds * 1000)))
         else:
             W, after, decay, start = sheet.W, before, sheet.weight_decay, before
