@@ -232,8 +232,34 @@ def test_on_very_many_rows_every_restart_is_finished_on_a_middle_sample_first(le
     W0 = GradientFit(restarts=8, random_state=1).fit(model, X, y, np.zeros(model.n_params)).W_  # a good start
     start = model.loss_and_grad(X, y, W0[None])[0][0]
     calls.clear()
-    g = GradientFit(restarts=24, epochs=20, random_state=0).fit(model, X, y, W0)
+    steps = []
+    g = GradientFit(restarts=24, epochs=20, random_state=0, progress=steps.append).fit(model, X, y, W0)
     assert calls == [24, estimator.FINAL]
+    assert sum(steps) == g.steps(1, model, len(y)) == 20 + 2 * 1000  # the middle's L-BFGS is counted too
     assert g.loss_ <= start
     curve = np.asarray(g.loss_curve_)
     assert np.isnan(curve).any() and np.isfinite(curve[-1]) and curve[-1] == pytest.approx(g.loss_, rel=1e-12)
+
+
+@pytest.mark.parametrize("side_by_side", [True, False])
+def test_progress_moves_while_the_sheets_are_fitted_and_ends_at_its_total(tmp_path, monkeypatch, side_by_side):
+    """The bar hears from the fits as they run (side by side: the workers' shared count, read every
+    PROGRESS_EVERY seconds), not once a sheet, and its steps add up to the total it was told to expect."""
+    from xlnet import fit as fit_module
+    monkeypatch.setattr(fit_module, "PROGRESS_EVERY", 0.01)
+    if not side_by_side:
+        monkeypatch.setattr(fit_module, "can_fork", lambda: False)
+    s = build(out=tmp_path / "t.xlsx")
+
+    class Bar:
+        steps, total = [], None
+
+        def expect(self, total):
+            self.total = total
+
+        def __call__(self, n):
+            self.steps.append(n)
+    bar = Bar()
+    fit_workbook(s.out, progress=bar, epochs=50)
+    assert sum(bar.steps) == bar.total == 3 * (50 + 1000)
+    assert len([n for n in bar.steps if n]) > 3

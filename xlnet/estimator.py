@@ -73,8 +73,15 @@ class GradientFit:
         self.weight_decay = float(weight_decay)
         self.progress = progress or (lambda _: None)
 
-    def steps(self, decays: int = 1) -> int:
-        return self.epochs + decays * self.lbfgs_iters
+    def steps(self, decays: int = 1, model: Model | None = None, n_rows: int = 0) -> int:
+        """The progress steps a fit reports: Adam's epochs, then L-BFGS's budget per decay, and once more where
+        L-BFGS first finishes every restart on the middle sample."""
+        return self.epochs + (decays + self._middle(model, n_rows)) * self.lbfgs_iters
+
+    def _middle(self, model: Model | None, n_rows: int) -> bool:
+        """Whether a fit of this many rows first finishes every restart on a sample of MIDDLE_ROWS."""
+        restarts = 1 if model is None or model.convex else self.restarts
+        return n_rows > max(MIDDLE_FROM, SCREEN_ROWS) and restarts > FINISH and self.lbfgs_iters > 0
 
     def settings(self) -> dict:
         return {"epochs": self.epochs, "lr": self.lr, "restarts": self.restarts, "batch_size": self.batch_size,
@@ -111,10 +118,11 @@ class GradientFit:
                         else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
         if monitor is not None:
             losses, finish = screen(W, None)[0], FINISH
-            if len(y) > MIDDLE_FROM and self.lbfgs_iters:
+            if self._middle(model, len(y)):
                 middle = np.sort(rng.choice(len(y), MIDDLE_ROWS, replace=False))
                 rough = objective(model, X[middle], y[middle], decays[0])
-                W, steps = lbfgs(rough, W, iters=self.lbfgs_iters)
+                W, steps = lbfgs(rough, W, iters=self.lbfgs_iters, progress=self.progress)
+                self.progress(self.lbfgs_iters - len(steps))
                 losses, finish = rough(W, None)[0], FINAL
                 curve += [float("nan")] * len(steps)  # a sample's loss, not the sheet's: left out of the curve
             best = [i for i in np.argsort(losses) if i != 0][:finish - 1]
@@ -126,9 +134,10 @@ class GradientFit:
             if model.convex and self.lbfgs_iters:  # a step of the curve, as an iteration is
                 W = newton_step(f, W)
                 newton = [float(f(W, None)[0].min())]
+                self.progress(1)
             Wd, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
             polish = newton + polish
-            self.progress(self.lbfgs_iters - len(polish))
+            self.progress(max(0, self.lbfgs_iters - len(polish)))
             losses = f(Wd, None)[0]
             if not np.isfinite(losses).any():
                 raise XlnetError(f"the fit diverged: no restart ended with a finite loss; lower --lr "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 import zlib
@@ -25,14 +26,22 @@ EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cau
 LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
 DECAY_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # weight decays tried when the validation set chooses
+PROGRESS_EVERY = 0.2  # seconds between looks at the workers' progress
 FIT_VERSION = 1  # raise it when a change to the fit changes what the same settings reach: see fit_key
 
 
 _JOBS: list[tuple] = []
+_DONE = None  # steps the workers have done, shared with them: see run_fits
 
 
 def _fit_job(i: int) -> tuple:
-    return fit_sheet(_JOBS[i])
+    *job, settings = _JOBS[i]
+    return fit_sheet((*job, {**settings, "progress": _count}))
+
+
+def _count(steps: int) -> None:
+    with _DONE.get_lock():
+        _DONE.value += steps
 
 
 def _fitter(settings: dict) -> tuple[GradientFit, tuple[float, ...]]:
@@ -107,27 +116,36 @@ def check_weight_decay(weight_decay: float | str) -> None:
 def run_fits(jobs: list[tuple], progress: Callable[[int], None] = lambda _: None) -> list[tuple]:
     """fit_sheet on each job, a process per core; in turn where forking is not available. Workers are killed,
     never orphaned, when the parent stops."""
-    steps = [fitter.steps(len(decays)) for fitter, decays in (_fitter(job[-1]) for job in jobs)]
+    steps = [fitter.steps(len(decays), job[1], len(job[3])) for job, (fitter, decays) in
+             ((job, _fitter(job[-1])) for job in jobs)]
     getattr(progress, "expect", lambda total: None)(sum(steps))
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers < 2 or not can_fork():
         outcomes = []
-        for job, n in zip(jobs, steps):
-            outcomes.append(fit_sheet(job))
-            progress(n)
+        for *job, settings in jobs:
+            outcomes.append(fit_sheet((*job, {**settings, "progress": progress})))
         return outcomes
-    global _JOBS
-    _JOBS = jobs  # the forked workers inherit the jobs: only their numbers go through the pipe, so a worker
-    try:          # that fails cannot leave a large task stuck in it
+    global _JOBS, _DONE
+    # The forked workers inherit the jobs and the shared count of steps: only the jobs' numbers go through the
+    # pipe, so a worker that fails cannot leave a large task stuck in it.
+    _JOBS, _DONE = jobs, multiprocessing.get_context("fork").Value("q", 0)
+    try:
         order = sorted(range(len(jobs)), key=lambda i: jobs[i][1].convex)  # the nets first: a linear sheet is
-        outcomes: dict[int, list] = {}                                     # quick, and fills a gap at the end
+        outcomes: list = []                                                # quick, and fills a gap at the end
+        reported = 0
         with workers_pool(workers) as pool:
-            for i, outcome in zip(order, pool.imap(_fit_job, order)):
-                outcomes[i] = outcome
-                progress(steps[i])
-        return [outcomes[i] for i in range(len(jobs))]
+            results = pool.imap(_fit_job, order)
+            while len(outcomes) < len(order):
+                try:
+                    outcomes.append(results.next(timeout=PROGRESS_EVERY))
+                except multiprocessing.TimeoutError:
+                    pass
+                done = _DONE.value
+                progress(done - reported)
+                reported = done
+        return [outcome for _, outcome in sorted(zip(order, outcomes), key=lambda pair: pair[0])]
     finally:
-        _JOBS = []
+        _JOBS, _DONE = [], None
 
 
 def diagnose(sheet: SheetData, where: str) -> None:
@@ -212,7 +230,8 @@ def fit_workbook(path: str | Path, *, sheets: tuple[str, ...] = SHEETS, out: str
     """
     path = Path(path)
     out = Path(out) if out else path
-    progress = settings.pop("progress", None) or (lambda _: None)
+    progress = settings.pop("progress", None)
+    progress = (lambda _: None) if progress is None else progress
     fitter = GradientFit(**settings)  # checks the settings before any work
     check_weight_decay(weight_decay)
     check_not_open(path)
