@@ -263,3 +263,40 @@ def test_progress_moves_while_the_sheets_are_fitted_and_ends_at_its_total(tmp_pa
     fit_workbook(s.out, progress=bar, epochs=50)
     assert sum(bar.steps) == bar.total == 3 * (50 + 1000)
     assert len([n for n in bar.steps if n]) > 3
+
+
+def test_on_very_many_rows_the_decays_are_fitted_on_the_middle_sample_and_the_chosen_one_on_every_row(
+        lesson, monkeypatch):
+    """With several weight decays to choose from (fit's "auto") on more than MIDDLE_FROM rows (lowered here onto
+    the lesson's rows), the warm path over the decays runs on the middle sample, the chooser sees each decay's
+    best, and only the decay it chooses is fitted on every row, from that decay's best restarts."""
+    from xlnet import estimator, optim
+    X, y, models = lesson
+    monkeypatch.setattr(estimator, "SCREEN_ROWS", 128)
+    monkeypatch.setattr(estimator, "MIDDLE_FROM", 600)
+    monkeypatch.setattr(estimator, "MIDDLE_ROWS", 256)
+    objective, calls = estimator.objective, []
+
+    def tagged(model, X, y, decay=0.0):
+        f = objective(model, X, y, decay)
+        return lambda W, rows: (calls.append((len(W), len(y), decay)) if rows is None and len(W) > 1 else None,
+                                f(W, rows))[1]
+    monkeypatch.setattr(estimator, "objective", tagged)
+    monkeypatch.setattr(estimator, "lbfgs", lambda f, W, **kw: (calls.append(("lbfgs", len(W))),
+                                                                optim.lbfgs(f, W, **kw))[1])
+    model, decays, seen, steps = models["nnet"], (0.0, 1e-3, 1e-2), [], []
+
+    def choose(fits):
+        seen.append(fits)
+        return 1
+    fitter = GradientFit(restarts=24, epochs=20, random_state=0, progress=steps.append)
+    fits = fitter.fit_path(model, X, y, np.zeros(model.n_params), decays, choose=choose)
+    assert [decay for *_, decay in fits] == [1e-3]
+    assert [decay for _, decay in seen[0]] == list(decays)
+    runs = [calls[i + 1] for i, c in enumerate(calls) if c[0] == "lbfgs"]  # each L-BFGS run's first objective
+    assert [(n, rows, decay) for n, rows, decay in runs] == [
+        (24, 256, 0.0), (estimator.FINAL, 256, 0.0), (estimator.FINAL, 256, 1e-3), (estimator.FINAL, 256, 1e-2),
+        (estimator.FINAL, len(y), 1e-3)]
+    assert sum(steps) == fitter.steps(3, model, len(y)) == 20 + 5 * 1000
+    full = objective(model, X, y, 1e-3)
+    assert fits[0][1] <= full(seen[0][1][0][None], None)[0][0]  # every row's fit is no worse than the sample's

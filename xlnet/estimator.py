@@ -74,9 +74,12 @@ class GradientFit:
         self.progress = progress or (lambda _: None)
 
     def steps(self, decays: int = 1, model: Model | None = None, n_rows: int = 0) -> int:
-        """The progress steps a fit reports: Adam's epochs, then L-BFGS's budget per decay, and once more where
-        L-BFGS first finishes every restart on the middle sample."""
-        return self.epochs + (decays + self._middle(model, n_rows)) * self.lbfgs_iters
+        """The progress steps a fit reports: Adam's epochs, then L-BFGS's budget per run: a run per decay, and
+        where L-BFGS first finishes every restart on the middle sample, that run, and with several decays a last
+        run on every row (see fit_path)."""
+        middle = self._middle(model, n_rows)
+        runs = decays + 2 if middle and decays > 1 else decays + middle
+        return self.epochs + runs * self.lbfgs_iters
 
     def _middle(self, model: Model | None, n_rows: int) -> bool:
         """Whether a fit of this many rows first finishes every restart on a sample of MIDDLE_ROWS."""
@@ -89,18 +92,38 @@ class GradientFit:
 
     def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
         start = time.perf_counter()
-        ((self.W_, self.loss_, self.loss_curve_, self.n_iter_),) = self._fit(model, X, y, W0, (self.weight_decay,))
+        ((self.W_, self.loss_, self.loss_curve_, self.n_iter_, _),) = self._fit(model, X, y, W0,
+                                                                               (self.weight_decay,), None)
         self.seconds_ = time.perf_counter() - start
         return self
 
-    def fit_path(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray,
-                 decays: tuple[float, ...]) -> list[tuple[np.ndarray, float, list[float], int]]:
+    def fit_path(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray, decays: tuple[float, ...], *,
+                 choose: Callable[[list[tuple[np.ndarray, float]]], int]
+                 ) -> list[tuple[np.ndarray, float, list[float], int, float]]:
         """One fit per weight decay, in order, sharing the exploration: Adam's restarts run once (at the first
         decay) and all go on to L-BFGS under it; each later decay starts L-BFGS from the bottoms of the best FINISH
-        basins of the one before (a warm path, as glmnet fits one). (W, objective, loss curve, iterations) each."""
-        return self._fit(model, X, y, W0, tuple(decays))
+        basins of the one before (a warm path, as glmnet fits one). (W, objective, loss curve, iterations, decay)
+        each.
 
-    def _fit(self, model, X, y, W0, decays) -> list[tuple[np.ndarray, float, list[float], int]]:
+        Where L-BFGS first finishes every restart on the middle sample, the path runs on that sample instead;
+        `choose` picks one decay from each one's best (W, decay), and only that decay is fitted on every row and
+        returned: at a million rows each decay's fit on every row costs as much as the whole of the rest."""
+        return self._fit(model, X, y, W0, tuple(decays), choose)
+
+    def _sample_path(self, model: Model, X: np.ndarray, y: np.ndarray, W: np.ndarray,
+                     decays: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each decay's fit on a sample, warm from the one before: (its best W, its best FINAL to go on) each."""
+        path = []
+        for decay in decays:
+            f = objective(model, X, y, decay)
+            Wd, steps = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
+            self.progress(self.lbfgs_iters - len(steps))
+            losses = f(Wd, None)[0]
+            W = Wd[np.argsort(np.where(np.isfinite(losses), losses, np.inf))[:FINAL]]
+            path.append((W[0], W))
+        return path
+
+    def _fit(self, model, X, y, W0, decays, choose) -> list[tuple[np.ndarray, float, list[float], int, float]]:
         keep_freed_memory()
         rng = np.random.default_rng(self.random_state)
         W0 = np.ravel(W0)
@@ -127,6 +150,10 @@ class GradientFit:
                 curve += [float("nan")] * len(steps)  # a sample's loss, not the sheet's: left out of the curve
             best = [i for i in np.argsort(losses) if i != 0][:finish - 1]
             W = W[[0] + best]
+            if len(decays) > 1 and self._middle(model, len(y)):
+                path = self._sample_path(model, X[middle], y[middle], W, decays)
+                i = choose([(Wd, decay) for (Wd, _), decay in zip(path, decays)])
+                decays, W = (decays[i],), path[i][1]
         out = []
         for decay in decays:
             f = objective(model, X, y, decay)
@@ -143,6 +170,6 @@ class GradientFit:
                 raise XlnetError(f"the fit diverged: no restart ended with a finite loss; lower --lr "
                                  f"(it is {self.lr:g}).")
             best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
-            out.append((Wd[best], float(losses[best]), curve + polish, len(curve) + len(polish)))
+            out.append((Wd[best], float(losses[best]), curve + polish, len(curve) + len(polish), decay))
             W = Wd[np.argsort(np.where(np.isfinite(losses), losses, np.inf))[:FINISH]]  # the next decay's starts
         return out

@@ -45,22 +45,24 @@ def _count(steps: int) -> None:
 
 
 def _fitter(settings: dict) -> tuple[GradientFit, tuple[float, ...]]:
-    """A job's GradientFit and the weight decays it fits (settings["weight_decay"]: one, or a tuple)."""
+    """A job's GradientFit and the weight decays it fits (settings["weight_decay"]: one, or a tuple; and
+    settings["choose"], which chooses among them: see fit_path)."""
     decays = settings.get("weight_decay", 0.0)
     decays = decays if isinstance(decays, tuple) else (decays,)
-    return GradientFit(**{**settings, "weight_decay": decays[0]}), decays
+    given = {k: v for k, v in settings.items() if k != "choose"}
+    return GradientFit(**{**given, "weight_decay": decays[0]}), decays
 
 
-def fit_sheet(job: tuple) -> list[tuple[np.ndarray, list[float], int, float]]:
-    """One sheet's fit at each of its weight decays, in a worker process: (W, loss curve, iterations, seconds)
-    per decay."""
+def fit_sheet(job: tuple) -> list[tuple[np.ndarray, list[float], int, float, float]]:
+    """One sheet's fit at each of its weight decays (or at the one chosen among them, see
+    GradientFit.fit_path), in a worker process: (W, loss curve, iterations, seconds, decay) each."""
     name, model, X, y, W0, settings = job
     try:
         start = time.perf_counter()
         fitter, decays = _fitter(settings)
-        fits = fitter.fit_path(model, X, y, W0, decays)
-        seconds = (time.perf_counter() - start) / len(decays)
-        return [(W, curve, n_iter, seconds) for W, _, curve, n_iter in fits]
+        fits = fitter.fit_path(model, X, y, W0, decays, choose=settings.get("choose"))
+        seconds = (time.perf_counter() - start) / len(fits)
+        return [(W, curve, n_iter, seconds, decay) for W, _, curve, n_iter, decay in fits]
     except XlnetError as e:
         raise XlnetError(f"sheet {name!r}: {e}") from None
 
@@ -70,15 +72,21 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
     """Fit each sheet's training rows, side by side (the sheets and the decays tried are independent).
 
     Returns, per sheet, its chosen (W, loss curve, iterations, seconds, weight decay)."""
-    tries = [decays_to_try(s, weight_decay) for s in sheets]
-    outcomes = run_fits([(s.name, s.model, *s.train_data(), s.W, {**settings, "weight_decay": d if len(d) > 1
-                          else d[0]}) for s, d in zip(sheets, tries)], progress)
+    jobs = []
+    for s in sheets:
+        decays = decays_to_try(s, weight_decay)
+        jobs.append((s.name, s.model, *s.train_data(), s.W, {**settings, "choose": _chooser(s),
+                     "weight_decay": decays if len(decays) > 1 else decays[0]}))
     chosen = []
-    for sheet, decays, fits in zip(sheets, tries, outcomes):
-        i = int(np.argmin([judged(sheet.metrics(W, decay)) for (W, *_), decay in zip(fits, decays)]))
-        W, curve, iterations, _ = fits[i]
-        chosen.append((W, curve, iterations, sum(f[3] for f in fits), decays[i]))
+    for sheet, fits in zip(sheets, run_fits(jobs, progress)):
+        W, curve, iterations, _, decay = fits[_chooser(sheet)([(W, decay) for W, *_, decay in fits])]
+        chosen.append((W, curve, iterations, sum(f[3] for f in fits), decay))
     return chosen
+
+
+def _chooser(sheet: SheetData) -> Callable[[list[tuple[np.ndarray, float]]], int]:
+    """Which of several (W, decay) fits of a sheet is best, as judged."""
+    return lambda fits: int(np.argmin([judged(sheet.metrics(W, decay)) for W, decay in fits]))
 
 
 def decays_to_try(sheet: SheetData, weight_decay: float | str) -> tuple[float, ...]:
