@@ -1,12 +1,14 @@
 """Build, fit, compare and predict Titanic-like CSVs of growing size: wall time and peak memory per command.
 
-    python bench/scale.py [--rows 10000 100000] [--keep DIR]
+    python bench/scale.py [--rows 10000 100000] [--target Survived] [--keep DIR]
 
 The CSVs are made by scripts/make_large_csv.py (resampled passengers). Each command runs as its own process
 under GNU time, so its peak RSS is its own. Prints, per size: seconds, peak MiB, the file size, the losses
 reached (and the linear sheet's against its least-squares optimum), and the time per 1,000 rows (flat = linear
-growth). `--rows 1000000` runs a million. `compare` after `fit` takes the fit the workbook holds (the same rows
-and settings); `compare --refit` fits again, as compare does for a workbook fitted otherwise.
+growth). `--rows 1000000` runs a million. `--target Survived` builds an analyst's workbook (the spec inferred,
+20 % held out, the weight decay chosen by fit) instead of the lesson's. `compare` after `fit` takes the fit the
+workbook holds (the same rows and settings); `compare --refit` fits again, as compare does for a workbook
+fitted otherwise.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--keep", type=Path, help="Keep the CSVs and workbooks in this folder.")
+    ap.add_argument("--target", help="Build with --target TARGET (inferred spec, 20 %% validation set, weight decay "
+                                     "chosen by fit) instead of the lesson's preset.")
     args = ap.parse_args()
     xlnet = [sys.executable, "-m", "xlnet"]
     print(f"{'rows':>9} {'command':<16}{'s':>9}{'MiB':>8}{'s/1k rows':>11}  notes")
@@ -41,7 +45,8 @@ def main() -> None:
             subprocess.run([sys.executable, str(ROOT / "scripts" / "make_large_csv.py"), str(n), str(csv)], check=True)
             subprocess.run([sys.executable, str(ROOT / "scripts" / "make_large_csv.py"), str(n), str(new),
                             "--seed", "1"], check=True)
-            runs = [("build", [*xlnet, "build", str(csv), "--out", str(book), "--force"]),
+            target = ["--target", args.target] if args.target else []
+            runs = [("build", [*xlnet, "build", str(csv), "--out", str(book), "--force", *target]),
                     ("fit", [*xlnet, "fit", str(book), "--quiet"]),
                     ("compare", [*xlnet, "compare", str(book), "--quiet"]),
                     ("compare --refit", [*xlnet, "compare", str(book), "--quiet", "--refit"]),
