@@ -194,3 +194,20 @@ def test_an_edit_below_the_seam_is_found_even_if_the_extra_field_stays(tmp_path,
             dst.writestr(info, data)
     with pytest.raises(XlnetError, match=r"AH600 holds '=\(AG600-A600\)\^3'"):
         sheets_of(edited)
+
+
+def test_a_row_template_renders_the_bytes_its_cells_give_one_by_one():
+    """RowTemplate joins pieces of text around the row number and the open cells' values; braces in a formula
+    or a text, and a row number at either end, must come out as cell_xml writes them."""
+    from xlnet.xlsx.parts import OPEN, ROW_MARK, Formula, RowTemplate, SharedStrings, cell_xml, value_tail
+    strings = SharedStrings()
+    cells = [(1, OPEN, 0), (2, Formula(f'=IF(A{ROW_MARK}>0,"{{x}}",B{ROW_MARK})'), 3), (3, "a {0} b }}", 4),
+             (4, OPEN, 5), (5, Formula(f"=SUM($A$1:A{ROW_MARK})+C{ROW_MARK}"), 0), (6, None, 2), (7, OPEN, 0)]
+    template = RowTemplate(cells, strings)
+    for r, values in ((3, (1.5, "t{1}", None)), (1048576, (float("nan"), 0.0, "=A1"))):
+        tails = tuple(value_tail(v, strings) for v in values)
+        it = iter(values)
+        want = b"".join(cell_xml(c, r, next(it) if v is OPEN else
+                                 Formula(v.text.replace(ROW_MARK, str(r))) if isinstance(v, Formula) else v, s,
+                                 strings) for c, v, s in cells)
+        assert template.render(r, tails) == f'<row r="{r}">'.encode() + want + b"</row>"
