@@ -141,8 +141,8 @@ class GradientFit:
                         else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
         if monitor is not None:
             losses, finish = screen(W, None)[0], FINISH
-            if self._middle(model, len(y)):
-                middle = np.sort(rng.choice(len(y), MIDDLE_ROWS, replace=False))
+            middle = np.sort(rng.choice(len(y), MIDDLE_ROWS, replace=False)) if self._middle(model, len(y)) else None
+            if middle is not None:
                 rough = objective(model, X[middle], y[middle], decays[0])
                 W, steps = lbfgs(rough, W, iters=self.lbfgs_iters, progress=self.progress)
                 self.progress(self.lbfgs_iters - len(steps))
@@ -150,7 +150,7 @@ class GradientFit:
                 curve += [float("nan")] * len(steps)  # a sample's loss, not the sheet's: left out of the curve
             best = [i for i in np.argsort(losses) if i != 0][:finish - 1]
             W = W[[0] + best]
-            if len(decays) > 1 and self._middle(model, len(y)):
+            if len(decays) > 1 and middle is not None:
                 path = self._sample_path(model, X[middle], y[middle], W, decays)
                 i = choose([(Wd, decay) for (Wd, _), decay in zip(path, decays)])
                 decays, W = (decays[i],), path[i][1]

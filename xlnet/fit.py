@@ -78,8 +78,8 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
         jobs.append((s.name, s.model, *s.train_data(), s.W, {**settings, "choose": _chooser(s),
                      "weight_decay": decays if len(decays) > 1 else decays[0]}))
     chosen = []
-    for sheet, fits in zip(sheets, run_fits(jobs, progress)):
-        W, curve, iterations, _, decay = fits[_chooser(sheet)([(W, decay) for W, *_, decay in fits])]
+    for job, fits in zip(jobs, run_fits(jobs, progress)):
+        W, curve, iterations, _, decay = fits[job[-1]["choose"]([(W, decay) for W, *_, decay in fits])]
         chosen.append((W, curve, iterations, sum(f[3] for f in fits), decay))
     return chosen
 

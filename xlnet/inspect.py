@@ -7,7 +7,7 @@ from .build import make_spec
 from .data import read_table
 from .features import features
 from .lessons import titanic
-from .spec import MISSING_MARKERS, Spec, spec_toml
+from .spec import Spec, TypeTracker, spec_toml
 
 
 def _levels(c) -> str:
@@ -26,7 +26,7 @@ def inspect_csv(path: str | Path, **options) -> tuple[str, Spec, str]:
         if c.name not in table.header:
             continue
         column = table.column(c.name)
-        missing = sum(n for t, n in zip(column.distinct, column.counts().tolist()) if t in MISSING_MARKERS)
+        missing = TypeTracker.of(column.distinct, column.counts()).missing
         if c.kind == "categorical":
             detail = _levels(c)
         elif c.kind == "numeric":

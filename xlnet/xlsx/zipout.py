@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 LOCAL = struct.Struct("<4s5H3L2H")
 CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
@@ -45,17 +45,14 @@ class Seam:
 
 def seam_of(info: zipfile.ZipInfo) -> Seam | None:
     """The seam recorded for a member, if it still describes the member's bytes."""
-    extra = info.extra
-    i = 0
-    while i + 4 <= len(extra):
-        tag, size = struct.unpack_from("<2H", extra, i)
-        if tag == SEAM_ID and size == SEAM.size - 4:
-            _, _, head, head_c, tail_crc, layout, data, fit, fit_ms, crc, compressed = SEAM.unpack_from(extra, i)
+    for tag, start, end in _records(info.extra):
+        if tag == SEAM_ID and end - start == SEAM.size:
+            _, _, head, head_c, tail_crc, layout, data, fit, fit_ms, crc, compressed = SEAM.unpack_from(info.extra,
+                                                                                                        start)
             if crc == info.CRC and compressed == info.compress_size & LIMIT and head_c <= info.compress_size \
                     and head <= info.file_size and info.compress_type == zipfile.ZIP_DEFLATED:
                 return Seam(head, head_c, tail_crc, layout, data, fit, fit_ms)
             return None
-        i += 4 + size
     return None
 
 
@@ -273,15 +270,18 @@ def _local_header(e: _Entry, zip64: bool) -> bytes:
                       len(extra)) + e.name + extra
 
 
-def _without(extra: bytes, tags: set[int]) -> bytes:
-    """An extra field without the records of these tags (the ZIP64 sizes: this writer adds its own)."""
-    out, i = b"", 0
+def _records(extra: bytes) -> Iterator[tuple[int, int, int]]:
+    """(tag, start, end) of each record of a zip extra field."""
+    i = 0
     while i + 4 <= len(extra):
         tag, size = struct.unpack_from("<2H", extra, i)
-        if tag not in tags:
-            out += extra[i:i + 4 + size]
+        yield tag, i, i + 4 + size
         i += 4 + size
-    return out
+
+
+def _without(extra: bytes, tags: set[int]) -> bytes:
+    """An extra field without the records of these tags (the ZIP64 sizes: this writer adds its own)."""
+    return b"".join(extra[start:end] for tag, start, end in _records(extra) if tag not in tags)
 
 
 def data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
