@@ -5,22 +5,25 @@ Every refusal names the file, the line and the column, and says how to fix it.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import itertools
 import math
+import os
 import re
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import numpy as np
+import pandas as pd
 
 from .errors import XlnetError
 from .spec import MISSING_MARKERS, Column, Spec, parse_number
 
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in the workbook's XML
 EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
 READ_CHUNK = 1 << 20   # bytes read at a time
@@ -44,6 +47,17 @@ class TextColumn:
         codes = np.fromiter(map(index.__getitem__, texts), np.int32)
         return cls(list(index), codes)
 
+    @classmethod
+    def factorized(cls, texts: np.ndarray) -> "TextColumn":
+        """Texts as read (an object array), stripped of surrounding spaces: numbered in C, and each distinct text
+        stripped once."""
+        codes, raw = pd.factorize(texts)
+        stripped = [t.strip() for t in raw.tolist()]
+        if all(map(str.__eq__, stripped, raw.tolist())):
+            return cls(stripped, codes.astype(np.int32))
+        to, distinct = pd.factorize(np.array(stripped, dtype=object))
+        return cls(distinct.tolist(), to.astype(np.int32)[codes])
+
     def __len__(self) -> int:
         return len(self.codes)
 
@@ -61,6 +75,14 @@ class TextColumn:
     def counts(self) -> np.ndarray:
         """How many rows hold each distinct text."""
         return np.bincount(self.codes, minlength=len(self.distinct))
+
+    def part(self, start: int, stop: int) -> "TextColumn":
+        """Rows start..stop-1 as a column of their own: only their texts, in the order first seen there."""
+        used, first, inverse = np.unique(self.codes[start:stop], return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty(len(order), np.int32)
+        rank[order] = np.arange(len(order))
+        return TextColumn([self.distinct[k] for k in used[order].tolist()], rank[inverse.ravel()])
 
     def first_row(self, text: str) -> int:
         """The first row (from 0) that holds `text`."""
@@ -89,6 +111,14 @@ class Table:
 
     def column(self, name: str) -> TextColumn:
         return self.columns[self.header.index(name)]
+
+    def chunks(self, rows: int | None = None) -> Iterator["Table"]:
+        """The rows, `rows` at a time (ENCODE_ROWS), as a CsvSource gives them."""
+        rows = rows or ENCODE_ROWS
+        for start in range(0, len(self), rows):
+            stop = min(len(self), start + rows)
+            yield Table(self.source, self.header, [c.part(start, stop) for c in self.columns],
+                        self.lines[start:stop], self.decimal_comma)
 
 
 def _encoding(path: Path, fp: BinaryIO) -> str:
@@ -120,80 +150,156 @@ def _decodes(fp: BinaryIO, encoding: str) -> bool:
 def read_table(path: str | Path, *, max_rows: int | None = None, empty_hint: str = "",
                noun: str = "row") -> Table:
     """The CSV's header and text columns, streamed; refuses what cannot be read unambiguously."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fp:
-            encoding = _encoding(path, fp)
-        with open(path, encoding=encoding, newline="") as f:
-            return _read_rows(path, f, max_rows, empty_hint, noun)
-    except OSError as e:
-        raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
-    except UnicodeDecodeError:  # it decoded whole a moment ago
-        raise XlnetError(f"{path}: the file changed while it was read; run the command again once it is saved.") \
-            from None
+    source = CsvSource(path, max_rows=max_rows, empty_hint=empty_hint, noun=noun)
+    return merged(source, source.chunks())
 
 
-def _read_rows(path: Path, f: TextIO, max_rows: int | None, empty_hint: str, noun: str) -> Table:
-    blank = 0  # lines before the header
-    for header_line in f:
-        if header_line.strip():
-            break
-        blank += 1
-    else:
-        raise XlnetError(f"{path}: the file is empty; {empty_hint or 'xlnet needs a header line and data rows.'}")
-    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    delimiter = "\t" if header_line.count("\t") > header_line.count(delimiter) else delimiter
-    rows = csv.reader(itertools.chain([header_line], f), delimiter=delimiter)
-    try:
-        header = [h.strip() for h in next(rows)]
-    except csv.Error as e:
-        raise XlnetError(f"{path}: line {blank + 1} is not valid CSV ({e}).") from None
-    duplicates = [h for h, n in Counter(header).items() if n > 1]
-    if duplicates:
-        raise XlnetError(f"{path}: the column {', '.join(sorted(duplicates))[:200]} appears more than once in the "
-                         "header; keep one.")
-    for h in header:
-        _check_text(path, 1, "header", h)
-    index = [_Index() for _ in header]
-    codes: list[list[np.ndarray]] = [[] for _ in header]
-    lines = array("i")
-    batch: list[list[str]] = []
-
-    def encode() -> None:
-        if batch:
-            fields = np.array(batch, dtype=object).reshape(len(batch), width)
-            for k in range(width):
-                codes[k].append(np.fromiter(map(index[k].__getitem__, map(str.strip, fields[:, k])), np.int32,
-                                            len(batch)))
-        batch.clear()
-
-    width, read_up_to = len(header), blank + rows.line_num
-    limit = math.inf if max_rows is None else max_rows
-    try:
-        for fields in rows:
-            if not "".join(fields).strip():
-                continue
-            line = blank + rows.line_num
-            if len(fields) != width:
-                raise XlnetError(f"{path}: line {line} has {len(fields)} fields but the header has {width}; "
-                                 "check the quoting of that line.")
-            batch.append(fields)
-            lines.append(line)
-            read_up_to = line
-            if len(batch) == ENCODE_ROWS:
-                encode()
-                if len(lines) > limit:
-                    break
-    except csv.Error as e:
-        raise XlnetError(f"{path}: line {read_up_to + 1} is not valid CSV ({e}).") from None
-    if len(lines) > limit:
-        raise XlnetError(f"{path}: more than {max_rows:,} {noun} rows, more than a worksheet holds "
-                         "(1,048,576 rows with its headers); split the file.")
-    encode()
-    if not lines:
-        raise XlnetError(f"{path}: the header is there but there are no {noun} rows.")
+def merged(source: "CsvSource | Table", chunks: Iterable[Table]) -> Table:
+    """One table of consecutive chunks, each column's texts numbered in the order first seen."""
+    index = [_Index() for _ in source.header]
+    codes: list[list[np.ndarray]] = [[] for _ in source.header]
+    lines = []
+    for chunk in chunks:
+        for k, column in enumerate(chunk.columns):
+            to = np.fromiter(map(index[k].__getitem__, column.distinct), np.int32, len(column.distinct))
+            codes[k].append(to[column.codes])
+        lines.append(chunk.lines)
     columns = [TextColumn(list(i), np.concatenate(c)) for i, c in zip(index, codes)]
-    return Table(path, header, columns, np.frombuffer(lines, np.int32), decimal_comma=delimiter == ";")
+    return Table(source.source, source.header, columns, np.concatenate(lines), source.decimal_comma)
+
+
+def _lines(batch: list[list[str]], start: int, end: int) -> np.ndarray:
+    """The line each row of a batch ends on, the batch having started after line `start` and ended on `end`: one
+    line a row, unless a quoted field holds line breaks."""
+    if end - start == len(batch):
+        return np.arange(start + 1, end + 1, dtype=np.int32)
+    return start + np.cumsum([1 + sum(len(LINE_BREAK.findall(f)) for f in fields) for fields in batch],
+                             dtype=np.int32)
+
+
+class CsvSource:
+    """A CSV read as a stream of chunks of rows, as often as a command needs: memory holds one chunk.
+
+    The header and the encoding are read once; each pass re-reads the file and refuses it if it changed since.
+    """
+
+    def __init__(self, path: str | Path, *, max_rows: int | None = None, empty_hint: str = "", noun: str = "row"):
+        self.source = Path(path)
+        self.max_rows, self.empty_hint, self.noun = max_rows, empty_hint, noun
+        self.n_rows: int | None = None  # known after a whole pass
+        self.encoding: str | None = None
+        with self._open() as (f, stamp):
+            self.stamp = stamp
+            self.header, delimiter, _, _ = self._head(f)
+        self.decimal_comma = delimiter == ";"
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[tuple[TextIO, tuple[int, int]]]:
+        path = self.source
+        try:
+            if self.encoding is None:
+                with open(path, "rb") as fp:
+                    self.encoding = _encoding(path, fp)
+            with open(path, encoding=self.encoding, newline="") as f:
+                stat = os.fstat(f.fileno())
+                yield f, (stat.st_size, stat.st_mtime_ns)
+                stat = os.fstat(f.fileno())
+                if (stat.st_size, stat.st_mtime_ns) != self.stamp:
+                    self._changed()
+        except OSError as e:
+            raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
+        except UnicodeDecodeError:  # it decoded whole a moment ago
+            self._changed()
+
+    def _changed(self) -> None:
+        raise XlnetError(f"{self.source}: the file changed while it was read; run the command again once it is "
+                         "saved.")
+
+    def _head(self, f: TextIO):
+        """The header, the delimiter, a csv reader of the rest, and how many blank lines came before the header."""
+        path, blank = self.source, 0
+        for header_line in f:
+            if header_line.strip():
+                break
+            blank += 1
+        else:
+            raise XlnetError(f"{path}: the file is empty; "
+                             f"{self.empty_hint or 'xlnet needs a header line and data rows.'}")
+        delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+        delimiter = "\t" if header_line.count("\t") > header_line.count(delimiter) else delimiter
+        rows = csv.reader(itertools.chain([header_line], f), delimiter=delimiter)
+        try:
+            header = [h.strip() for h in next(rows)]
+        except csv.Error as e:
+            raise XlnetError(f"{path}: line {blank + 1} is not valid CSV ({e}).") from None
+        duplicates = [h for h, n in Counter(header).items() if n > 1]
+        if duplicates:
+            raise XlnetError(f"{path}: the column {', '.join(sorted(duplicates))[:200]} appears more than once in "
+                             "the header; keep one.")
+        for h in header:
+            _check_text(path, 1, "header", h)
+        return header, delimiter, rows, blank
+
+    def chunks(self, rows: int | None = None) -> Iterator[Table]:
+        """The rows, `rows` at a time (ENCODE_ROWS): each chunk a table of its own, its lines those of the file."""
+        rows = rows or ENCODE_ROWS
+        path, limit = self.source, math.inf if self.max_rows is None else self.max_rows
+        n = 0
+        with self._open() as (f, stamp):
+            header, _, reader, blank = self._head(f)
+            if (header, stamp) != (self.header, self.stamp):
+                self._changed()
+            while True:
+                batch: list[list[str]] = []
+                start = reader.line_num
+                try:
+                    batch.extend(itertools.islice(reader, rows))  # what was read stays in batch if a row is bad
+                except csv.Error as e:
+                    last = _lines(batch, start, reader.line_num)[-1] if batch else start
+                    raise XlnetError(f"{path}: line {blank + last + 1} is not valid CSV ({e}).") from None
+                if not batch:
+                    break
+                chunk = self._chunk(header, batch, blank + _lines(batch, start, reader.line_num))
+                if chunk is None:
+                    continue
+                n += len(chunk)
+                if n > limit:
+                    raise XlnetError(f"{path}: more than {self.max_rows:,} {self.noun} rows, more than a "
+                                     "worksheet holds (1,048,576 rows with its headers); split the file.")
+                yield chunk
+        if n == 0:
+            raise XlnetError(f"{path}: the header is there but there are no {self.noun} rows.")
+        if self.n_rows not in (None, n):
+            self._changed()
+        self.n_rows = n
+
+    def _chunk(self, header: list[str], batch: list[list[str]], lines: np.ndarray) -> Table | None:
+        """A batch of rows as a table, without its blank rows (None if that is all of them)."""
+        widths = np.fromiter(map(len, batch), np.int64, len(batch))
+        odd = np.flatnonzero(widths != len(header))
+        for i in odd:
+            if "".join(batch[i]).strip():
+                raise XlnetError(f"{self.source}: line {lines[i]} has {len(batch[i])} fields but the header has "
+                                 f"{len(header)}; check the quoting of that line.")
+        if len(odd):
+            keep = np.flatnonzero(widths == len(header))
+            batch, lines = [batch[i] for i in keep], lines[keep]
+            if not batch:
+                return None
+        fields = np.empty((len(batch), len(header)), dtype=object)
+        fields[:] = batch
+        columns = [TextColumn.factorized(np.ascontiguousarray(fields[:, k])) for k in range(len(header))]
+        blank = np.ones(len(batch), bool)
+        for column in columns:
+            blank &= np.array([t == "" for t in column.distinct], bool)[column.codes]
+        table = Table(self.source, header, columns, lines, self.decimal_comma)
+        if not blank.any():
+            return table
+        keep = np.flatnonzero(~blank)
+        if len(keep) == 0:
+            return None
+        return Table(self.source, header, [TextColumn(c.distinct, c.codes[keep]).part(0, len(keep))
+                                           for c in columns], lines[keep], self.decimal_comma)
 
 
 def table_from_frame(frame, name: str = "DataFrame") -> Table:
