@@ -5,7 +5,8 @@ import collections
 import numpy as np
 import pytest
 
-from xlnet.data import EMBEDDED, clean, read_table, type_table
+from xlnet.cleaning import clean
+from xlnet.data import EMBEDDED, read_table, type_table
 from xlnet.errors import XlnetError
 from xlnet.lessons import titanic
 

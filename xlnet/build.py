@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import (EMBEDDED, Frame, Table, check_columns, check_valid_pct, clean, read_table, table_from_frame,
-                   target_values, type_table, validation_split)
+from .cleaning import Cleaning, target_values
+from .data import (EMBEDDED, CsvSource, Frame, Survey, Table, check_columns, check_valid_pct, set_names,
+                   table_from_frame, type_table, validation_mask)
 from .errors import XlnetError
-from .features import feature_matrix, features, value_columns
+from .features import feature_matrix, features, statistics, value_columns
 from .layout import MAX_ROWS
 from .lessons import titanic
-from .net import build_models, starting_params
-from .sheets import write_data_sheet, write_model_sheets, write_spec_sheet
+from .net import Scores, build_models, starting_params
+from .sheets import DataSheet, ModelSheets, write_spec_sheet
 from .spec import MISSING_CHOICES, Spec, infer, read_spec_file, spec_from_file
 from .xlsx.write import new_workbook
 
@@ -47,9 +48,11 @@ def check_out(out: Path, force: bool) -> None:
                          "use --force to overwrite it, or --out to write elsewhere.")
 
 
-def make_spec(table: Table, *, target: str | None = None, spec_file: str | Path | None = None,
-              missing: str = "drop", loss: str | None = None, hidden: int | None = None, **options) -> Spec:
-    """The lesson's spec when nothing names a target; else the file's or the inferred one, options winning."""
+def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target: str | None = None,
+              spec_file: str | Path | None = None, missing: str = "drop", loss: str | None = None,
+              hidden: int | None = None, **options) -> Spec:
+    """The lesson's spec when nothing names a target; else the file's or the one inferred from the `survey` of
+    every row, options winning."""
     if spec_file is not None:
         d = read_spec_file(spec_file)
         if target:
@@ -58,20 +61,26 @@ def make_spec(table: Table, *, target: str | None = None, spec_file: str | Path 
         for key, value in (("loss", loss), ("hidden", hidden)):
             if value is not None:
                 d[key] = value
-        return spec_from_file(d, table.header, str(spec_file))
+        return spec_from_file(d, source.header, str(spec_file))
     if target is None:
         if loss not in (None, "mse") or hidden not in (None, 2) or any(options.values()):
-            raise XlnetError(f"{table.source}: name the target column with --target to use spec options "
+            raise XlnetError(f"{source.source}: name the target column with --target to use spec options "
                              "(the lesson's preset takes none).")
         spec = titanic.spec(missing)
-        check_columns(table, spec, hint=titanic.TRAIN_HINT + " For your own data, name the target with --target.")
+        check_columns(source, spec, hint=titanic.TRAIN_HINT + " For your own data, name the target with --target.")
         return spec
-    return infer(table.header, table.columns, target=target, missing=missing, loss=loss or "mse",
-                 hidden=2 if hidden is None else hidden, source=str(table.source), **options)
+    return infer(source.header, survey.trackers, survey.n_rows, target=target, missing=missing, loss=loss or "mse",
+                 hidden=2 if hidden is None else hidden, source=str(source.source), **options)
 
 
-def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None) -> dict:
-    """The value columns of a model sheet, from the kept rows: y as 0/1 (binary) or the number."""
+def infers(target: str | None, spec_file: str | Path | None) -> bool:
+    """Whether the spec is inferred from the rows (so they are surveyed before anything else)."""
+    return target is not None and spec_file is None
+
+
+def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None, cleaning: Cleaning) -> dict:
+    """The value columns of a model sheet, from kept rows: y as 0/1 (binary) or the number; and the statistics
+    of all the rows kept that features divide by."""
     env = {}
     labels = {c.feature_labels()[0]: c.name for c in spec.features if c.kind == "numeric"}
     for column in value_columns(spec):
@@ -83,6 +92,8 @@ def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None) -> dict:
             env[column] = frame.values[labels.get(column, column) if column not in frame.values else column]
     if sets is not None:
         env["Set"] = sets
+    for name, op in statistics(spec).items():
+        env[("statistic", name)] = op.value({name: cleaning.statistic(name)})
     return env
 
 
@@ -92,9 +103,12 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
           loss: str | None = None, hidden: int | None = None, **options) -> BuildSummary:
     """Read the CSV (a path, or a pandas DataFrame), make or read the spec, write the workbook; `params` overrides
     the random start. `valid_pct` None: the default (DEFAULT_VALID_PCT for a table of MIN_ROWS_TO_VALIDATE rows or
-    more with a named target, so a fit can choose what generalises; none for the lesson's preset)."""
+    more with a named target, so a fit can choose what generalises; none for the lesson's preset).
+
+    The rows are read a chunk at a time, in two passes (three when the spec is inferred: a survey first), so
+    memory does not grow with them: the first learns the cleaning, the last writes and scores the sheets."""
     frame_given = hasattr(csv_path, "columns")
-    source = Path("DataFrame") if frame_given else Path(csv_path) if csv_path else EMBEDDED
+    path = Path("DataFrame") if frame_given else Path(csv_path) if csv_path else EMBEDDED
     out = Path(out)
     check_out(out, force)
     if missing not in MISSING_CHOICES:
@@ -103,18 +117,29 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
         check_valid_pct(valid_pct)
     lesson = target is None and spec_file is None
     if frame_given:
-        table = table_from_frame(csv_path)
-        if len(table) > MAX_ROWS:
+        source = table_from_frame(csv_path)
+        if len(source) > MAX_ROWS:
             raise XlnetError(f"DataFrame: more than {MAX_ROWS:,} rows, more than a worksheet holds; split it.")
     else:
-        table = read_table(source, max_rows=MAX_ROWS, noun="passenger" if lesson else "row",
+        source = CsvSource(path, max_rows=MAX_ROWS, noun="passenger" if lesson else "row",
                            empty_hint=titanic.EMPTY_HINT if lesson else "")
-    spec = make_spec(table, target=target, spec_file=spec_file, missing=missing, loss=loss, hidden=hidden, **options)
-    frame = clean(type_table(table, spec), spec, source)
+    surveyed = infers(target, spec_file)
+    survey = Survey(source.header, count_texts=surveyed)
+    if surveyed:
+        for chunk in source.chunks():
+            survey.add(chunk)
+    spec = make_spec(source, survey, target=target, spec_file=spec_file, missing=missing, loss=loss, hidden=hidden,
+                     **options)
+    cleaning = Cleaning(spec, path)
+    for chunk in source.chunks():
+        if not surveyed:
+            survey.add(chunk)
+        cleaning.add(type_table(chunk, spec))
+    cleaning.learned()
+    n = cleaning.kept
     if valid_pct is None:
-        valid_pct = DEFAULT_VALID_PCT if spec.preset != "lesson" and len(frame) >= MIN_ROWS_TO_VALIDATE else 0.0
-    sets = validation_split(len(frame), valid_pct, seed)
-    env = model_env(spec, frame, sets)
+        valid_pct = DEFAULT_VALID_PCT if spec.preset != "lesson" and n >= MIN_ROWS_TO_VALIDATE else 0.0
+    held_out = validation_mask(n, valid_pct, seed)
     names = tuple(name for name, _ in features(spec))
     models = build_models(spec, names)
     theta = starting_params(models, seed)
@@ -123,15 +148,25 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
         if W.size != models[name].n_params:
             raise XlnetError(f"{name}: {W.size} parameters given, the sheet has {models[name].n_params}.")
         theta[name] = W
+    split = held_out is not None
+    scores = {name: Scores(model, theta[name], spec.weight_decay or 0.0, split) for name, model in models.items()}
     with new_workbook(out) as w:
-        write_model_sheets(w, spec, models, env, theta)
-        write_data_sheet(w, table)
+        sheets = ModelSheets(w, spec, models, theta, n, split)
+        data = DataSheet(w, source.header, survey.numbers_only, source.decimal_comma, survey.n_rows)
+        done = 0
+        for chunk in source.chunks():
+            data.add(chunk)
+            frame = cleaning.apply(type_table(chunk, spec))
+            sets = None if held_out is None else set_names(held_out[done:done + len(frame)])
+            done += len(frame)
+            env = model_env(spec, frame, sets, cleaning)
+            sheets.add(env)
+            X = feature_matrix(spec, env)
+            for s in scores.values():
+                s.add(X, env[spec.target], sets)
+        sheets.close()
+        data.close()
         write_spec_sheet(w, spec)
-    X = feature_matrix(spec, env)
-    y = env[spec.target]
-    metrics = {}
-    for name, model in models.items():
-        e = model.evaluate(X, y, theta[name], sets, spec.weight_decay or 0.0)
-        metrics[name] = {k: float(e[k]) for k in model.metrics(sets is not None)}
-    n_valid = 0 if sets is None else int((sets == "valid").sum())
-    return BuildSummary(source, out, len(table), len(frame), len(names), n_valid, spec, frame.report, metrics)
+    metrics = {name: s.values() for name, s in scores.items()}
+    n_valid = 0 if held_out is None else int(held_out.sum())
+    return BuildSummary(path, out, survey.n_rows, n, len(names), n_valid, spec, cleaning.report, metrics)

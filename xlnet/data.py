@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import XlnetError
-from .spec import MISSING_MARKERS, Column, Spec, parse_number
+from .spec import MISSING_MARKERS, Column, Spec, TypeTracker, parse_number
 
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -119,6 +119,41 @@ class Table:
             stop = min(len(self), start + rows)
             yield Table(self.source, self.header, [c.part(start, stop) for c in self.columns],
                         self.lines[start:stop], self.decimal_comma)
+
+
+class Survey:
+    """What a pass over a CSV's chunks learns of its columns: how many cells are missing, whether a column holds
+    numbers and nothing else but empty cells, and (`count_texts`) how often each text occurs, for inference."""
+
+    def __init__(self, header: list[str], *, count_texts: bool = True):
+        self.header, self.count_texts = header, count_texts
+        self.trackers = [TypeTracker() for _ in header]
+        self.some, self.only = [False] * len(header), [True] * len(header)
+        self.n_rows = 0
+
+    def add(self, table: "Table") -> None:
+        self.n_rows += len(table)
+        for k, col in enumerate(table.columns):
+            counts = col.counts()
+            if self.count_texts:
+                self.trackers[k].add(col.distinct, counts)
+            else:
+                self.trackers[k].missing += int(sum(n for t, n in zip(col.distinct, counts.tolist())
+                                                    if t in MISSING_MARKERS))
+            if self.only[k]:
+                texts = [t for t in col.distinct if t]
+                self.some[k] = self.some[k] or bool(texts)
+                self.only[k] = all(parse_number(t.replace(",", ".") if table.decimal_comma else t) is not None
+                                   for t in texts)
+
+    @property
+    def missing(self) -> list[int]:
+        return [t.missing for t in self.trackers]
+
+    @property
+    def numbers_only(self) -> list[bool]:
+        """Columns the data sheet writes as numbers."""
+        return [some and only for some, only in zip(self.some, self.only)]
 
 
 def _encoding(path: Path, fp: BinaryIO) -> str:
@@ -469,95 +504,6 @@ def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
     return Frame(values, np.asarray(table.lines))
 
 
-def target_values(frame: Frame, spec: Spec) -> np.ndarray:
-    """y: 1 for the positive level, 0 otherwise (binary), or the number (continuous); NaN when missing."""
-    c = spec.target_column
-    raw = frame.values[c.name]
-    if spec.task == "continuous":
-        return raw.astype(float)
-    if raw.dtype == float:
-        missing, y = np.isnan(raw), (raw == c.levels[1]).astype(float)
-    else:
-        missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in raw], bool)
-        y = np.array([v == c.levels[1] for v in raw], float)
-    y[missing] = np.nan
-    return y
-
-
-def _fill_value(values: np.ndarray, how: str, numeric: bool):
-    present = values[~np.isnan(values)] if numeric else np.array([v for v in values if v is not None], dtype=object)
-    if len(present) == 0:
-        return None
-    if how == "median" and numeric:
-        return float(np.median(present))
-    if numeric:  # the mode; of equally common values the smallest, as below
-        values, n = np.unique(present, return_counts=True)
-        return float(values[np.argmax(n)])
-    counts = Counter(present.tolist())
-    top = max(counts.values())
-    return sorted(k for k, n in counts.items() if n == top)[0]
-
-
-def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
-    """The rows a model learns from: a target present, and missing features dropped or filled (learned here)."""
-    y = target_values(frame, spec)
-    labelled = ~np.isnan(y)
-    if not labelled.any():
-        raise XlnetError(f"{source}: every {spec.target} is missing; there is nothing to learn from.")
-    frame = frame.take(np.flatnonzero(labelled))
-    frame.report["target_missing"] = int((~labelled).sum())
-    features = spec.features
-    for c in features:  # what fills a missing value: in the rows built on, and in new rows to predict
-        values = frame.values[c.name]
-        c.fill = _fill_value(values, spec.missing, values.dtype != object)
-    missing = {c.name: missing_mask(frame.values[c.name]) for c in features}
-    had = [c.name for c in features if missing[c.name].any()]
-    if spec.missing == "drop":
-        drop = np.zeros(len(frame), bool)
-        for name in had:
-            drop |= missing[name]
-        if drop.all():
-            raise XlnetError(f"{source}: no rows left after dropping rows with a missing {_or(had)}; "
-                             "use --missing mode to fill them instead.")
-        frame = frame.take(np.flatnonzero(~drop))
-        frame.report["dropped"] = int(drop.sum())
-    else:
-        filled = {}
-        for c in features:
-            values = frame.values[c.name]
-            numeric = values.dtype != object
-            if missing[c.name].any():
-                if c.fill is None:
-                    raise XlnetError(f"{source}: every {c.name} is missing, so it has no "
-                                     f"{'median' if spec.missing == 'median' and numeric else 'mode'} to fill it with.")
-                values = values.copy()
-                values[missing[c.name]] = c.fill
-                frame.values[c.name] = values
-                filled[c.name] = int(missing[c.name].sum())
-        frame.report["filled"] = filled
-    for c in features:
-        if c.transform == "scale" and np.nanmax(np.abs(frame.values[c.name])) == 0:
-            label = c.feature_labels()[0]
-            raise XlnetError(f"{source}: every {c.name} kept is 0, so {label} = {c.name}/MAX({c.name}) would divide "
-                             f"by zero; xlnet needs at least one {c.name} above 0.")
-    y = target_values(frame, spec)
-    if spec.task == "continuous" and np.ptp(y) == 0:
-        raise XlnetError(f"{source}: every {spec.target} kept is {y[0]:g}; a constant target has nothing to learn, "
-                         "and its R² would divide by zero in the sheet.")
-    return frame
-
-
-def missing_mask(values: np.ndarray) -> np.ndarray:
-    """True where a typed column (as type_column makes it) has no value."""
-    if values.dtype != object:
-        return np.isnan(values)
-    return np.array([v is None for v in values], dtype=bool)
-
-
-def _or(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
 def check_valid_pct(valid_pct: float) -> None:
     if not (isinstance(valid_pct, (int, float)) and 0 <= valid_pct < 1):
         raise XlnetError(f"--valid-pct must be a fraction from 0 to below 1, like 0.2, not {valid_pct!r}.")
@@ -565,6 +511,20 @@ def check_valid_pct(valid_pct: float) -> None:
 
 def validation_split(n: int, valid_pct: float, seed: int | None) -> np.ndarray | None:
     """'train'/'valid' for each of n rows: a seeded random valid_pct of them held out; None for 0."""
+    held_out = validation_mask(n, valid_pct, seed)
+    return None if held_out is None else set_names(held_out)
+
+
+def set_names(held_out: np.ndarray) -> np.ndarray:
+    """The Set column: 'valid' where a row is held out, else 'train'."""
+    sets = np.full(len(held_out), "train", dtype=object)
+    sets[held_out] = "valid"
+    return sets
+
+
+def validation_mask(n: int, valid_pct: float, seed: int | None) -> np.ndarray | None:
+    """True for each of n rows held out: a seeded random valid_pct of them; None for 0 (a byte a row, where the
+    Set column's texts take eight)."""
     check_valid_pct(valid_pct)
     if valid_pct == 0:
         return None
@@ -574,6 +534,6 @@ def validation_split(n: int, valid_pct: float, seed: int | None) -> np.ndarray |
                          f"{n - n_valid} for training; each needs at least one.")
     # A stream of its own, so the starting parameters do not depend on the split.
     rng = np.random.default_rng(None if seed is None else [seed, 1])
-    sets = np.full(n, "train", dtype=object)
-    sets[rng.choice(n, n_valid, replace=False)] = "valid"
-    return sets
+    held_out = np.zeros(n, bool)
+    held_out[rng.choice(n, n_valid, replace=False)] = True
+    return held_out

@@ -161,7 +161,7 @@ def read_sheet(pkg: Package, name: str, spec: Spec | None = None, donor: "SheetD
     """A model sheet's rows and parameters, as they are in the workbook now, checked against the layout.
 
     `donor`: a sheet read from the same workbook whose seam records the same data (zipout's seam, sheets.
-    data_digest): this sheet's rows after its own seam are then the donor's, and only the rows before it are read.
+    DataDigest): this sheet's rows after its own seam are then the donor's, and only the rows before it are read.
     """
     seam = pkg.seam(name) if donor is not None else None
     path = pkg.path

@@ -24,6 +24,11 @@ def features(spec: Spec) -> tuple[tuple[str, Op | None], ...]:
     return tuple(out)
 
 
+def statistics(spec: Spec) -> dict[str, Max]:
+    """The statistic each scaled column is divided by (Age: MAX(Age)), by column."""
+    return {op.b.name: op.b for _, op in features(spec) if isinstance(getattr(op, "b", None), Max)}
+
+
 def value_columns(spec: Spec) -> tuple[str, ...]:
     """Columns a model sheet holds as plain values: the raw ones, then the features written as they are."""
     return tuple(spec.raw) + tuple(name for name, op in features(spec) if op is None)

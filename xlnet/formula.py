@@ -325,7 +325,22 @@ class LogLoss(Op):
         return loss, lambda g, grads: dz(g * (p - y), grads)
 
 
-class Average(Op):
+class Summary(Op):
+    """A cell summing up the rows: its value comes from sums over the rows (`parts`), which chunks of rows
+    `merge` (adding them, unless a subclass says otherwise), so that a million rows are scored a chunk at a time."""
+
+    def parts(self, env: dict) -> tuple:
+        raise NotImplementedError
+
+    def merge(self, a: tuple, b: tuple) -> tuple:
+        return tuple(x + y for x, y in zip(a, b))
+
+    def of_parts(self, parts: tuple):
+        total, n = parts
+        return total / n
+
+
+class Average(Summary):
     """Mean of a whole column: the loss cell."""
 
     def __init__(self, name: str):
@@ -334,14 +349,18 @@ class Average(Op):
     def formula(self, at):
         return f"AVERAGE({at.column_range(self.name)})"
 
+    def parts(self, env):
+        x = env[self.name]
+        return x.sum(axis=-1), x.shape[-1]
+
     def forward(self, env):
         x = env[self.name]
         n = x.shape[-1]
-        return x.mean(axis=-1), lambda g, grads: _add_grad(
+        return self.of_parts(self.parts(env)), lambda g, grads: _add_grad(
             grads, self.name, np.broadcast_to(np.asarray(g)[..., None] / n, x.shape))
 
 
-class AverageIf(Op):
+class AverageIf(Summary):
     """Mean of a column over the rows whose `Set` is `which` (the train or valid loss)."""
 
     def __init__(self, name: str, which: str):
@@ -350,10 +369,14 @@ class AverageIf(Op):
     def formula(self, at):
         return f'AVERAGEIF({at.column_range("Set")},"{self.which}",{at.column_range(self.name)})'
 
+    def parts(self, env):
+        mask = env["Set"] == self.which
+        return (env[self.name] * mask).sum(axis=-1), mask.sum()
+
     def forward(self, env):
-        x, mask = env[self.name], env["Set"] == self.which
+        mask = env["Set"] == self.which
         n = mask.sum()
-        return (x * mask).sum(axis=-1) / n, lambda g, grads: _add_grad(
+        return self.of_parts(self.parts(env)), lambda g, grads: _add_grad(
             grads, self.name, np.asarray(g)[..., None] * mask / n)
 
 
@@ -386,7 +409,7 @@ def _rows(env: dict, which: str | None, n: int) -> np.ndarray:
     return np.ones(n, bool) if which is None else env["Set"] == which
 
 
-class Accuracy(Op):
+class Accuracy(Summary):
     """Share of the `which` rows (all rows for None) whose prediction > 0.5 matches the 0/1 target."""
 
     def __init__(self, prediction: str, target: str, which: str | None = None):
@@ -399,14 +422,17 @@ class Accuracy(Op):
         s = at.column_range("Set")
         return f'SUMPRODUCT(({s}="{self.which}")*(({p}>0.5)=({y}=1)))/COUNTIF({s},"{self.which}")'
 
-    def forward(self, env):
+    def parts(self, env):
         y = env[self.target]
         mask = _rows(env, self.which, y.shape[-1])
         right = (env[self.prediction] > 0.5) == (y == 1)
-        return (right * mask).sum(axis=-1) / mask.sum(), _nothing
+        return (right * mask).sum(axis=-1), mask.sum()
+
+    def forward(self, env):
+        return self.of_parts(self.parts(env)), _nothing
 
 
-class RSquared(Op):
+class RSquared(Summary):
     """1 - SSE/SST of the `which` rows (all rows for None): the share of the target's variance explained."""
 
     def __init__(self, prediction: str, target: str, which: str | None = None):
@@ -420,9 +446,26 @@ class RSquared(Op):
         return (f"1-SUMPRODUCT(({s}={w})*({p}-{y})^2)/"
                 f"SUMPRODUCT(({s}={w})*({y}-AVERAGEIF({s},{w},{y}))^2)")
 
-    def forward(self, env):
+    def parts(self, env):
+        """SSE, and the rows' count, mean and sum of squared deviations (DEVSQ)."""
         y, p = env[self.target], env[self.prediction]
         mask = _rows(env, self.which, y.shape[-1])
-        mean = y[mask].mean()
+        n = int(mask.sum())
+        mean = y[mask].mean() if n else 0.0
+        return (((p - y) ** 2) * mask).sum(axis=-1), n, mean, (((y - mean) ** 2) * mask).sum()
+
+    def merge(self, a, b):
+        """Chan, Golub and LeVeque's update: the mean and DEVSQ of two chunks together, without cancellation."""
+        (sse_a, n_a, mean_a, dev_a), (sse_b, n_b, mean_b, dev_b) = a, b
+        if not (n_a and n_b):
+            return (sse_a + sse_b, *(b if n_b else a)[1:])
+        n, d = n_a + n_b, mean_b - mean_a
+        return sse_a + sse_b, n, mean_a + d * n_b / n, dev_a + dev_b + d * d * n_a * n_b / n
+
+    def of_parts(self, parts):
+        sse, _, _, devsq = parts
         with np.errstate(divide="ignore", invalid="ignore"):  # a set whose targets are all equal: #DIV/0! there
-            return 1 - (((p - y) ** 2) * mask).sum(axis=-1) / (((y - mean) ** 2) * mask).sum(), _nothing
+            return 1 - sse / devsq
+
+    def forward(self, env):
+        return self.of_parts(self.parts(env)), _nothing

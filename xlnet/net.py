@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .formula import (Accuracy, Average, AverageIf, Col, Dense, LogLoss, MMult, Objective, Op, ReLU, RSquared,
-                      Sigmoid, Square, SumProduct)
+                      Sigmoid, Square, Summary, SumProduct)
 from .spec import Spec
 
 SHEETS = ("linear", "nnet", "mmult")
@@ -85,12 +85,18 @@ class Model:
     def evaluate(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, sets: np.ndarray | None = None,
                  weight_decay: float = 0.0) -> dict:
         """Every model column, the loss and the metrics, as the sheet computes them."""
-        env = {"X": X, self.target: y, "Set": sets, "weight_decay": weight_decay, **self.unpack(theta)}
-        for name, op in self.columns:
-            env[name] = op.value(env)
+        env = self.column_values(X, y, theta, sets, weight_decay)
         for name, op in self.metrics(sets is not None).items():  # in order: the objective adds to the loss
             env[name] = op.value(env)
         env["loss"] = env["train_loss"]
+        return env
+
+    def column_values(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray, sets: np.ndarray | None = None,
+                      weight_decay: float = 0.0) -> dict:
+        """Every model column of these rows."""
+        env = {"X": X, self.target: y, "Set": sets, "weight_decay": weight_decay, **self.unpack(theta)}
+        for name, op in self.columns:
+            env[name] = op.value(env)
         return env
 
     def predict(self, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -125,6 +131,29 @@ class Model:
             if name in grads:
                 backward(grads.pop(name), grads)
         return loss, self.pack({b: grads.get(b, np.zeros_like(blocks[b])) for b in blocks})
+
+
+class Scores:
+    """A model sheet's summary cells over rows that come a chunk at a time (`add`), as `Model.evaluate` gives
+    them for all the rows at once."""
+
+    def __init__(self, model: Model, theta: np.ndarray, weight_decay: float, split: bool):
+        self.model, self.theta, self.weight_decay = model, theta, weight_decay
+        self.metrics = model.metrics(split)
+        self.parts: dict[str, tuple] = {}
+
+    def add(self, X: np.ndarray, y: np.ndarray, sets: np.ndarray | None) -> None:
+        env = self.model.column_values(X, y, self.theta, sets)
+        for name, op in self.metrics.items():
+            if isinstance(op, Summary):
+                p = op.parts(env)
+                self.parts[name] = op.merge(self.parts[name], p) if name in self.parts else p
+
+    def values(self) -> dict[str, float]:
+        env = {"weight_decay": self.weight_decay, **self.model.unpack(self.theta)}
+        for name, op in self.metrics.items():  # in order: the objective adds to the loss
+            env[name] = op.of_parts(self.parts[name]) if name in self.parts else op.value(env)
+        return {name: float(env[name]) for name in self.metrics}
 
 
 def solver_target(metrics: dict[str, float]) -> float:

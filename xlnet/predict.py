@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import check_columns, missing_mask, read_table, type_column
+from .cleaning import missing_mask
+from .data import check_columns, read_table, type_column
 from .dataset import SheetData, open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .features import feature_matrix, value_columns

@@ -4,11 +4,8 @@ What goes where is the layout's business; this module only turns it into rows.
 """
 from __future__ import annotations
 
-import functools
 import math
 import zlib
-from typing import Callable
-
 import numpy as np
 
 from .data import Table, TextColumn
@@ -52,45 +49,62 @@ def _plain(v):
     return v
 
 
-def write_model_sheets(w: Writer, spec: Spec, models: dict[str, Model], env: dict,
-                       thetas: dict[str, np.ndarray]) -> dict[str, SheetLayout]:
-    """The model sheets, side by side: each chunk of rows has its value cells rendered once for every sheet."""
-    digest = functools.cache(lambda columns: data_digest([env[c] for c in columns]))  # the same for every sheet
-    sheets = [ModelSheet(w, spec, model, env, thetas[name], digest, side_by_side=len(models) > 1)
-              for name, model in models.items()]
-    if not sheets:
-        return {}
-    columns, n = sheets[0].columns, sheets[0].n
-    data = [env[c] for c in columns]
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(n, start + CHUNK_ROWS)
-        tails = [value_tails(_plain_list(values[start:stop]), w.strings) for values in data]
-        for sheet in sheets:
-            sheet.rows(start, stop, tails)
-    for sheet in sheets:
-        sheet.close()
-    return {sheet.model.name: sheet.at for sheet in sheets}
+class ModelSheets:
+    """The model sheets, side by side, written a chunk of rows at a time (`add`): each chunk's value cells are
+    rendered once for every sheet."""
+
+    def __init__(self, w: Writer, spec: Spec, models: dict[str, Model], thetas: dict[str, np.ndarray], n: int,
+                 split: bool):
+        """`n` rows of data are to come, with a `Set` column if `split`."""
+        self.sheets = [ModelSheet(w, spec, model, thetas[name], n, split, side_by_side=True)
+                       for name, model in models.items()]
+        self.strings = w.strings
+        self.columns = self.sheets[0].columns if self.sheets else ()
+        self.digest = DataDigest(len(self.columns))
+        self.done = 0
+
+    def add(self, env: dict) -> None:
+        """The next rows: their value columns (each sheet's `columns`) in `env`."""
+        data = [env[c] for c in self.columns]
+        self.digest.add(data)
+        n = len(data[0]) if data else 0
+        for start in range(0, n, CHUNK_ROWS):
+            part = [values[start:start + CHUNK_ROWS] for values in data]
+            tails = [value_tails(_plain_list(values), self.strings) for values in part]
+            for sheet in self.sheets:
+                sheet.rows(self.done + start, part, tails)
+        self.done += n
+
+    def close(self) -> dict[str, SheetLayout]:
+        for sheet in self.sheets:
+            sheet.close(self.digest.value())
+        return {sheet.model.name: sheet.at for sheet in self.sheets}
 
 
-def data_digest(columns: list[np.ndarray]) -> int:
-    """A CRC of the value columns, never 0: model sheets written from the same data record the same one (in
-    zipout's seam), so a reader may take their rows from one of them."""
-    crc = 0
-    for values in columns:
-        raw = values.tobytes() if values.dtype != object else "\x00".join(map(repr, values)).encode("utf-8", "replace")
-        crc = zlib.crc32(raw, crc)
-    return crc or 1
+class DataDigest:
+    """A CRC of the value columns, never 0, fed a chunk of rows at a time: model sheets written from the same data
+    record the same one (in zipout's seam), so a reader may take their rows from one of them."""
+
+    def __init__(self, n_columns: int):
+        self.crcs = [0] * n_columns
+
+    def add(self, columns: list[np.ndarray]) -> None:
+        for k, values in enumerate(columns):
+            raw = values.tobytes() if values.dtype != object else "".join(f"{v!r}\x00" for v in values).encode(
+                "utf-8", "replace")
+            self.crcs[k] = zlib.crc32(raw, self.crcs[k])
+
+    def value(self) -> int:
+        return zlib.crc32(np.array(self.crcs, np.uint32).tobytes()) or 1
 
 
 class ModelSheet:
     """One model sheet being written: its header rows on creation, then its data rows chunk by chunk."""
 
-    def __init__(self, w: Writer, spec: Spec, model: Model, env: dict, theta: np.ndarray,
-                 digest: Callable[[tuple[str, ...]], int], side_by_side: bool):
-        """`digest`: data_digest of the env's columns of these names."""
-        self.w, self.model, self.env = w, model, env
-        self.n = n = len(env[spec.target])
-        self.at = at = SheetLayout(spec, model, n, split=env.get("Set") is not None)
+    def __init__(self, w: Writer, spec: Spec, model: Model, theta: np.ndarray, n: int, split: bool,
+                 side_by_side: bool):
+        self.w, self.model, self.n = w, model, n
+        self.at = at = SheetLayout(spec, model, n, split=split)
         self.columns = columns = at.values + (("Set",) if at.split else ())
         style = w.style
         self.fixed = fixed = {}
@@ -115,8 +129,7 @@ class ModelSheet:
 
         settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
         self.stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
-                              seam_after=max(r for _, r in settable),
-                              rows_are=(at.fingerprint(), digest(columns)),
+                              seam_after=max(r for _, r in settable), layout=at.fingerprint(),
                               side_by_side=side_by_side)
         for r in range(TITLE_ROW, FIRST_ROW):
             self.stream.row(r, sorted((c, *v) for c, v in fixed.get(r, {}).items()))
@@ -134,16 +147,17 @@ class ModelSheet:
         position = {at.col[name]: k for k, name in enumerate(columns)}
         self.order = [position[c] for c in self.template.open_columns]
 
-    def rows(self, start: int, stop: int, tails: list[list[str]]) -> None:
-        """Rows start..stop-1 of the data; `tails`: value_tail of each value, a list per column of `columns`."""
+    def rows(self, first: int, data: list[np.ndarray], tails: list[list[str]]) -> None:
+        """The data's rows from row `first` (from 0): `data` the values of each of `columns`, `tails` their
+        value_tail."""
         at, fixed, stream, template = self.at, self.fixed, self.stream, self.template
-        data = [self.env[c] for c in self.columns]
-        for i, row_tails in zip(range(start, stop), zip(*(tails[k] for k in self.order))):
+        for k, row_tails in enumerate(zip(*(tails[j] for j in self.order))):
+            i = first + k
             r = FIRST_ROW + i
             if i > 0 and r not in fixed:
                 stream.raw_row(template.render(r, row_tails))
                 continue
-            cells = {c: (_plain(values[i]), s) for (c, s), values in zip(self.value_styles, data)}
+            cells = {c: (_plain(values[k]), s) for (c, s), values in zip(self.value_styles, data)}
             for name, formula in at.row_formulas(r).items():
                 cells[at.col[name]] = (Formula(formula), self.formula_styles[name])
             for c in self.array_cells:
@@ -151,11 +165,12 @@ class ModelSheet:
             cells.update(fixed.get(r, {}))
             stream.row(r, sorted((c, *v) for c, v in cells.items()))
 
-    def close(self) -> None:
+    def close(self, data: int) -> None:
+        """`data`: the DataDigest of the rows written."""
         at, fixed = self.at, self.fixed
         for r in sorted(k for k in fixed if k > at.last_row):
             self.stream.row(r, sorted((c, *v) for c, v in fixed[r].items()))
-        self.stream.close()
+        self.stream.close(data=data)
         for key, value in at.solver_names().items():
             self.w.define(key, value, sheet=self.model.name, hidden=True)
         for key, value in at.metric_names().items():
@@ -166,22 +181,31 @@ def _number(text: str, decimal_comma: bool) -> float | None:
     return parse_number(text.replace(",", ".") if decimal_comma else text)
 
 
-def write_data_sheet(w: Writer, table: Table) -> None:
-    """Every CSV column as read: numbers where the column holds only numbers, text otherwise, empty when missing."""
-    header, columns, comma = table.header, table.columns, table.decimal_comma
-    numeric = [any(col.distinct) and all(_number(t, comma) is not None for t in col.distinct if t) for col in columns]
-    head = w.style(HEAD)
-    n = len(table)
-    stream = w.sheet(DATA_SHEET, widths={c: min(40, max(10, len(h) + 2)) for c, h in enumerate(header, 1)},
-                     freeze=(0, 1), rows=n)
-    stream.row(1, [(c, h, head) for c, h in enumerate(header, 1)])
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(n, start + CHUNK_ROWS)
-        cells = [_data_cells(letter(c), col, start, stop, is_number, comma, w.strings)
-                 for c, (col, is_number) in enumerate(zip(columns, numeric), 1)]
-        for r, row in zip(range(start + 2, stop + 2), zip(*cells)):
-            stream.raw_row(f'<row r="{ROW_MARK}">{"".join(row)}</row>'.replace(ROW_MARK, str(r)).encode())
-    stream.close()
+class DataSheet:
+    """Every CSV column as read, a chunk of rows at a time: numbers where the column holds only numbers (`numeric`,
+    one flag a column), text otherwise, empty when missing."""
+
+    def __init__(self, w: Writer, header: list[str], numeric: list[bool], decimal_comma: bool, n: int):
+        self.strings, self.numeric, self.comma = w.strings, numeric, decimal_comma
+        self.stream = w.sheet(DATA_SHEET, widths={c: min(40, max(10, len(h) + 2)) for c, h in enumerate(header, 1)},
+                              freeze=(0, 1), rows=n, side_by_side=True)
+        head = w.style(HEAD)
+        self.stream.row(1, [(c, h, head) for c, h in enumerate(header, 1)])
+        self.done = 0
+
+    def add(self, table: Table) -> None:
+        """The next rows, as read."""
+        for start in range(0, len(table), CHUNK_ROWS):
+            stop = min(len(table), start + CHUNK_ROWS)
+            cells = [_data_cells(letter(c), col, start, stop, is_number, self.comma, self.strings)
+                     for c, (col, is_number) in enumerate(zip(table.columns, self.numeric), 1)]
+            first = self.done + start + 2
+            for r, row in zip(range(first, first + stop - start), zip(*cells)):
+                self.stream.raw_row(f'<row r="{ROW_MARK}">{"".join(row)}</row>'.replace(ROW_MARK, str(r)).encode())
+        self.done += len(table)
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _data_cells(column: str, col: TextColumn, start: int, stop: int, is_number: bool, comma: bool,

@@ -168,19 +168,16 @@ class TypeTracker:
         self.counts: Counter = Counter()
         self.missing = 0
 
-    @classmethod
-    def of(cls, distinct: list[str], counts: np.ndarray) -> "TypeTracker":
-        """A column's tracker from its distinct texts and how many rows hold each."""
-        t = cls()
+    def add(self, distinct: list[str], counts: np.ndarray) -> None:
+        """Rows of the column: its distinct texts there and how many rows hold each."""
         for text, n in zip(distinct, counts.tolist()):
             if text in MISSING_MARKERS:
-                t.missing += n
+                self.missing += n
             else:
-                t.counts[text] = n
-        return t
+                self.counts[text] += n
 
 
-def infer(header: list[str], columns: list, *, target: str, categorical=(), numeric=(), log=(),
+def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target: str, categorical=(), numeric=(), log=(),
           ignore=(), id_column: str | None = None, positive: str | None = None, missing: str = "drop",
           loss: str = "mse", hidden: int = 2, source: str = "the CSV") -> Spec:
     """A spec from the data: every choice overridable by the named options."""
@@ -190,10 +187,8 @@ def infer(header: list[str], columns: list, *, target: str, categorical=(), nume
         if unknown:
             raise XlnetError(f"{source}: {option} names {', '.join(map(repr, unknown))}, which is not a column; "
                              f"the columns are: {', '.join(header)[:300]}.")
-    n_rows = len(columns[0]) if columns else 0
     out = []
-    for name, column in zip(header, columns):  # data.TextColumn: distinct texts, counts()
-        tracker = TypeTracker.of(column.distinct, column.counts())
+    for name, tracker in zip(header, trackers):
         out.append(_infer_column(name, tracker, n_rows, target=target, categorical=name in categorical,
                                  numeric=name in numeric, log=name in log, ignore=name in ignore,
                                  id_column=name == id_column, positive=positive, source=source))

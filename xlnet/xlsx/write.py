@@ -66,11 +66,11 @@ class SheetStream:
 
     def __init__(self, writer: "Writer", name: str, part: str, *, widths: dict[int, float] | None = None,
                  freeze: tuple[int, int] | None = None, rows: int = 0, seam_after: int | None = None,
-                 rows_are: tuple[int, int] = (0, 0), side_by_side: bool = False):
+                 layout: int = 0, side_by_side: bool = False):
         self.writer, self.name, self.part = writer, name, part
         self.big = rows >= BIG_SHEET
         self.seam_after = seam_after  # the row after which a refit's cells end: see zipout.Member.mark_seam
-        self.rows_are = rows_are      # ... and the layout's fingerprint and the data's digest of the rows after it
+        self.layout = layout          # ... and the fingerprint of the layout of the rows after it
         level = 1 if self.big else writer.level
         self.out = writer.zip.spooled(part, level) if side_by_side else writer.zip.open(part, level)
         if self.big:
@@ -111,13 +111,14 @@ class SheetStream:
                    + b"</row>")
         if r == self.seam_after:
             self._flush()
-            self.out.mark_seam(*self.rows_are)
+            self.out.mark_seam(self.layout, 0)
 
     def raw_row(self, xml: bytes) -> None:
         """A row already rendered (a template filled in): the fast path for large sheets."""
         self._emit(xml)
 
-    def close(self, *, landscape: bool = False) -> None:
+    def close(self, *, landscape: bool = False, data: int = 0) -> None:
+        """`data`: a digest of the data in the rows after the seam, known once they are written."""
         tail = [b"</sheetData>",
                 b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>']
         if landscape:
@@ -130,6 +131,8 @@ class SheetStream:
         if isinstance(self.out, _Compressor):
             self.out.close()
             self.out = self.out.out
+        if data:
+            self.out.seam_data(data)
         self.out.close()
         if self.out.spool:
             self.writer.zip.add_spooled(self.out)

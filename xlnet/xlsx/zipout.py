@@ -221,6 +221,11 @@ class Member:
             self._put(self.deflate.flush(zlib.Z_FULL_FLUSH))
             self.seam = Seam(self.size, self.compressed, 0, layout, data, *fit)
 
+    def seam_data(self, data: int) -> None:
+        """The digest of the data after the seam, once it is all written (before `close`)."""
+        if self.seam is not None:
+            self.seam = replace(self.seam, data=data)
+
     def _put(self, data: bytes) -> None:
         if data:
             self.fp.write(data)
