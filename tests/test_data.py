@@ -104,3 +104,22 @@ def test_the_csv_is_read_in_chunks_and_batches_as_it_would_be_whole(tmp_path, mo
             assert table.lines.tolist() == list(range(3, 10))
             with pytest.raises(XlnetError, match="more than 6 row rows, more than a worksheet holds"):
                 read_table(p, max_rows=6)
+
+
+def test_a_csv_that_changes_between_the_passes_of_build_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    """build reads the CSV twice (learning the cleaning, then writing); an edit in between must not mix rows."""
+    from xlnet.build import build
+    from xlnet.data import CsvSource
+
+    csv = tmp_path / "t.csv"
+    csv.write_bytes(EMBEDDED.read_bytes())
+    whole_pass = CsvSource.chunks
+
+    def chunks(self, rows=None):
+        yield from whole_pass(self, rows)
+        with open(csv, "a") as f:  # saved again after the pass, one passenger longer
+            f.write(EMBEDDED.read_text().splitlines()[1] + "\n")
+    monkeypatch.setattr(CsvSource, "chunks", chunks)
+    with pytest.raises(XlnetError, match=r"t\.csv: the file changed while it was read; run the command again"):
+        build(csv, tmp_path / "out.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]

@@ -68,6 +68,49 @@ def test_a_large_path_workbook_recalculates_to_numpys_losses_and_fits(both, libr
         {r.sheet: r.after["train_loss"] for r in results}, rel=RTOL)
 
 
+def cells(path) -> dict:
+    """Every cell of every sheet that holds something: its value, formula, or array formula's range and text."""
+    out = {}
+    for ws in openpyxl.load_workbook(path):
+        for row in ws.iter_rows():
+            for c in row:
+                v = (c.value.ref, c.value.text) if hasattr(c.value, "text") else c.value
+                if v is not None:
+                    out[ws.title, c.coordinate] = v
+    return out
+
+
+@pytest.mark.parametrize("options", [
+    {"valid_pct": 0.2},                                          # the lesson's preset: accuracy by set
+    {"target": "Age", "missing": "median", "seed": 5},          # continuous: R² merged, medians from tallies
+    {"target": "Survived", "missing": "mode", "valid_pct": 0},  # filled with the mode, no validation set
+])
+def test_build_reads_cleans_writes_and_scores_a_chunk_at_a_time_as_all_at_once(tmp_path, monkeypatch, options):
+    """Memory flat in the rows: build reads the CSV, learns the cleaning, writes the sheets and sums their
+    scores a chunk at a time. Chunks of 50 rows (rendered 7 at a time, tallies merged every 5 numbers) give the
+    workbook that one chunk of all the rows gives, cell for cell, with the same fills, report and metrics."""
+    from xlnet import cleaning, data, sheets
+    from xlnet.dataset import open_package
+
+    whole = build(out=tmp_path / "whole.xlsx", **options)
+    monkeypatch.setattr(data, "ENCODE_ROWS", 50)
+    monkeypatch.setattr(sheets, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(cleaning, "MERGE_AT", 5)
+    chunked = build(out=tmp_path / "chunked.xlsx", **options)
+    assert chunked.spec.to_json() == whole.spec.to_json()
+    assert (chunked.rows_read, chunked.rows_kept, chunked.rows_valid, chunked.report) == \
+        (whole.rows_read, whole.rows_kept, whole.rows_valid, whole.report)
+    assert chunked.metrics.keys() == whole.metrics.keys()
+    for name, metrics in whole.metrics.items():
+        assert chunked.metrics[name] == pytest.approx(metrics, rel=1e-12, abs=0)
+    assert cells(chunked.out) == cells(whole.out)
+    digests = []
+    for path in (whole.out, chunked.out):
+        with open_package(path) as pkg:
+            digests.append({pkg.seam(name).data for name in ("linear", "nnet", "mmult")})
+    assert digests[0] == digests[1] and len(digests[0]) == 1  # one data digest, however the rows were chunked
+
+
 def test_a_sheet_written_with_a_namespace_prefix_reads_the_same(tmp_path):
     """Some writers prefix every element (<x:row>): the raw row scanner steps aside and the parser reads it."""
     import re
