@@ -106,20 +106,30 @@ def test_the_csv_is_read_in_chunks_and_batches_as_it_would_be_whole(tmp_path, mo
                 read_table(p, max_rows=6)
 
 
-def test_a_csv_that_changes_between_the_passes_of_build_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
-    """build reads the CSV twice (learning the cleaning, then writing); an edit in between must not mix rows."""
+def test_build_reads_the_csv_once_and_refuses_it_if_it_changed_meanwhile(tmp_path, monkeypatch):
+    """build parses the CSV once (its later passes read the chunks it kept); a save of the file during that read
+    must not mix two versions of the rows: one Error line, nothing written."""
+    from xlnet import data
     from xlnet.build import build
     from xlnet.data import CsvSource
 
     csv = tmp_path / "t.csv"
     csv.write_bytes(EMBEDDED.read_bytes())
-    whole_pass = CsvSource.chunks
+    whole_pass, passes = CsvSource.chunks, []
 
     def chunks(self, rows=None):
-        yield from whole_pass(self, rows)
-        with open(csv, "a") as f:  # saved again after the pass, one passenger longer
-            f.write(EMBEDDED.read_text().splitlines()[1] + "\n")
+        passes.append(1)
+        for k, chunk in enumerate(whole_pass(self, rows)):
+            yield chunk
+            if k == 0 and edit:
+                with open(csv, "a") as f:  # saved again, one passenger longer
+                    f.write(EMBEDDED.read_text().splitlines()[1] + "\n")
     monkeypatch.setattr(CsvSource, "chunks", chunks)
+    monkeypatch.setattr(data, "ENCODE_ROWS", 100)
+    edit = False
+    build(csv, tmp_path / "first.xlsx", target="Survived")  # three passes: survey, cleaning, writing
+    assert len(passes) == 1
+    edit = True
     with pytest.raises(XlnetError, match=r"t\.csv: the file changed while it was read; run the command again"):
         build(csv, tmp_path / "out.xlsx")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.xlsx", "t.csv"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .cleaning import Cleaning, target_values
-from .data import (EMBEDDED, CsvSource, Frame, Survey, Table, check_columns, check_valid_pct, set_names,
+from .data import (EMBEDDED, CsvSource, Frame, Spooled, Survey, Table, check_columns, check_valid_pct, set_names,
                    table_from_frame, type_table, validation_mask)
 from .errors import XlnetError
 from .features import feature_matrix, features, statistics, value_columns
@@ -105,8 +105,9 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
     the random start. `valid_pct` None: the default (DEFAULT_VALID_PCT for a table of MIN_ROWS_TO_VALIDATE rows or
     more with a named target, so a fit can choose what generalises; none for the lesson's preset).
 
-    The rows are read a chunk at a time, in two passes (three when the spec is inferred: a survey first), so
-    memory does not grow with them: the first learns the cleaning, the last writes and scores the sheets."""
+    The rows go a chunk at a time through two passes (three when the spec is inferred: a survey first), so memory
+    does not grow with them: the first learns the cleaning, the last writes and scores the sheets. The CSV is
+    parsed once; the later passes read the chunks the first kept in a temporary file."""
     frame_given = hasattr(csv_path, "columns")
     path = Path("DataFrame") if frame_given else Path(csv_path) if csv_path else EMBEDDED
     out = Path(out)
@@ -123,13 +124,19 @@ def build(csv_path=None, out: str | Path = "workbooks/titanic.xlsx", *,
     else:
         source = CsvSource(path, max_rows=MAX_ROWS, noun="passenger" if lesson else "row",
                            empty_hint=titanic.EMPTY_HINT if lesson else "")
-    surveyed = infers(target, spec_file)
+    with Spooled(source) as rows:
+        return _build(rows, path, out, infers(target, spec_file), seed=seed, missing=missing, valid_pct=valid_pct,
+                      params=params, target=target, spec_file=spec_file, loss=loss, hidden=hidden, **options)
+
+
+def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int | None, missing: str,
+           valid_pct: float | None, params: dict | None, **spec_options) -> BuildSummary:
+    """build's passes over the rows: survey them (if the spec is inferred), learn the cleaning, write."""
     survey = Survey(source.header, count_texts=surveyed)
     if surveyed:
         for chunk in source.chunks():
             survey.add(chunk)
-    spec = make_spec(source, survey, target=target, spec_file=spec_file, missing=missing, loss=loss, hidden=hidden,
-                     **options)
+    spec = make_spec(source, survey, missing=missing, **spec_options)
     cleaning = Cleaning(spec, path)
     for chunk in source.chunks():
         if not surveyed:

@@ -10,7 +10,9 @@ import csv
 import itertools
 import math
 import os
+import pickle
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,15 @@ class Table:
                         self.lines[start:stop], self.decimal_comma)
 
 
+def all_numbers(texts: list[str], decimal_comma: bool = False) -> bool:
+    """Whether every text is a finite number (spec.parse_number), all parsed at once."""
+    try:
+        x = np.array([t.replace(",", ".") for t in texts] if decimal_comma else texts, dtype=float)
+    except ValueError:  # numpy parses each text as float() does
+        return False
+    return bool(np.isfinite(x).all())
+
+
 class Survey:
     """What a pass over a CSV's chunks learns of its columns: how many cells are missing, whether a column holds
     numbers and nothing else but empty cells, and (`count_texts`) how often each text occurs, for inference."""
@@ -143,8 +154,7 @@ class Survey:
             if self.only[k]:
                 texts = [t for t in col.distinct if t]
                 self.some[k] = self.some[k] or bool(texts)
-                self.only[k] = all(parse_number(t.replace(",", ".") if table.decimal_comma else t) is not None
-                                   for t in texts)
+                self.only[k] = all_numbers(texts, table.decimal_comma)
 
     @property
     def missing(self) -> list[int]:
@@ -335,6 +345,47 @@ class CsvSource:
             return None
         return Table(self.source, header, [TextColumn(c.distinct, c.codes[keep]).part(0, len(keep))
                                            for c in columns], lines[keep], self.decimal_comma)
+
+
+class Spooled:
+    """A source of chunks read once: the first pass keeps each chunk in a temporary file, and every later pass
+    reads them from there, faster than parsing the CSV again and sure to see the same rows."""
+
+    def __init__(self, source: "CsvSource | Table"):
+        self.inner, self.header, self.source = source, source.header, source.source
+        self.decimal_comma = source.decimal_comma
+        self.spool: BinaryIO | None = None
+        self.kept = 0  # chunks in the spool, once a whole pass has been kept
+
+    def chunks(self) -> Iterator[Table]:
+        try:
+            if self.kept:
+                self.spool.seek(0)
+                for _ in range(self.kept):
+                    yield pickle.load(self.spool)
+                return
+            if self.spool is not None:
+                self.spool.close()
+            self.spool = tempfile.TemporaryFile()
+            n = 0
+            for chunk in self.inner.chunks():
+                pickle.dump(chunk, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+                n += 1
+                yield chunk
+            self.kept = n
+        except OSError as e:
+            raise XlnetError(f"{self.source}: cannot keep its rows in a temporary file ({e.strerror}); make room in "
+                             f"{tempfile.gettempdir()} or point TMPDIR elsewhere.") from None
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+    def __enter__(self) -> "Spooled":
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
 
 
 def table_from_frame(frame, name: str = "DataFrame") -> Table:

@@ -35,7 +35,10 @@ def _plain_list(values: np.ndarray) -> list:
         if np.isnan(values).any():
             out = [None if x != x else x for x in out]
         return out
-    return [_plain(v) for v in values]
+    out = values.tolist()
+    if all(type(v) is str or v is None for v in out):  # a text column as typed: nothing to convert
+        return out
+    return [_plain(v) for v in out]
 
 
 def _plain(v):
