@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, TextIO
 
 import numpy as np
-import pandas as pd
 
 from .errors import XlnetError
 from .spec import MISSING_MARKERS, Column, Spec, TypeTracker, parse_number
@@ -50,15 +49,15 @@ class TextColumn:
         return cls(list(index), codes)
 
     @classmethod
-    def factorized(cls, texts: np.ndarray) -> "TextColumn":
-        """Texts as read (an object array), stripped of surrounding spaces: numbered in C, and each distinct text
-        stripped once."""
-        codes, raw = pd.factorize(texts)
-        stripped = [t.strip() for t in raw.tolist()]
-        if all(map(str.__eq__, stripped, raw.tolist())):
-            return cls(stripped, codes.astype(np.int32))
-        to, distinct = pd.factorize(np.array(stripped, dtype=object))
-        return cls(distinct.tolist(), to.astype(np.int32)[codes])
+    def stripped(cls, texts: Iterable[str]) -> "TextColumn":
+        """Texts as read, stripped of surrounding spaces: each distinct text is stripped once."""
+        raw = cls.of(texts)
+        distinct = [t.strip() for t in raw.distinct]
+        if distinct == raw.distinct:
+            return raw
+        index = _Index()
+        to = np.fromiter(map(index.__getitem__, distinct), np.int32, len(distinct))
+        return cls(list(index), to[raw.codes])
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -333,7 +332,7 @@ class CsvSource:
                 return None
         fields = np.empty((len(batch), len(header)), dtype=object)
         fields[:] = batch
-        columns = [TextColumn.factorized(np.ascontiguousarray(fields[:, k])) for k in range(len(header))]
+        columns = [TextColumn.stripped(fields[:, k]) for k in range(len(header))]
         blank = np.ones(len(batch), bool)
         for column in columns:
             blank &= np.array([t == "" for t in column.distinct], bool)[column.codes]
