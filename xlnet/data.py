@@ -28,7 +28,7 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in the workbook's XML
 EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
 READ_CHUNK = 1 << 20   # bytes read at a time
-ENCODE_ROWS = 65_536   # rows parsed before their texts are numbered
+ENCODE_ROWS = 65_536   # rows a chunk holds: the texts of a chunk are numbered at once
 csv.field_size_limit(1 << 17)
 
 

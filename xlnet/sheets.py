@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import zlib
+
 import numpy as np
 
 from .data import Table, TextColumn
