@@ -133,3 +133,19 @@ def test_build_reads_the_csv_once_and_refuses_it_if_it_changed_meanwhile(tmp_pat
     with pytest.raises(XlnetError, match=r"t\.csv: the file changed while it was read; run the command again"):
         build(csv, tmp_path / "out.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.xlsx", "t.csv"]
+
+
+def test_no_room_for_builds_kept_chunks_is_one_error_line_and_nothing_written(tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    from xlnet.build import build
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    with pytest.raises(XlnetError, match=r"titanic\.csv: cannot keep its rows in a temporary file \(No space left on "
+                                         r"device\); make room in .* or point TMPDIR elsewhere\."):
+        build(out=tmp_path / "out.xlsx")
+    assert list(tmp_path.iterdir()) == []

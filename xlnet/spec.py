@@ -177,10 +177,11 @@ class TypeTracker:
                 self.counts[text] += n
 
 
-def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target: str, categorical=(), numeric=(), log=(),
-          ignore=(), id_column: str | None = None, positive: str | None = None, missing: str = "drop",
-          loss: str = "mse", hidden: int = 2, source: str = "the CSV") -> Spec:
-    """A spec from the data: every choice overridable by the named options."""
+def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target: str, categorical=(),
+          numeric=(), log=(), ignore=(), id_column: str | None = None, positive: str | None = None,
+          missing: str = "drop", loss: str = "mse", hidden: int = 2, source: str = "the CSV") -> Spec:
+    """A spec from the data (each column's tracker over all `n_rows` rows): every choice overridable by the named
+    options."""
     for option, names in (("--categorical", categorical), ("--numeric", numeric), ("--log", log),
                           ("--ignore", ignore), ("--id", [id_column] if id_column else []), ("--target", [target])):
         unknown = [n for n in names if n not in header]
