@@ -122,10 +122,15 @@ class Table:
                         self.lines[start:stop], self.decimal_comma)
 
 
+def pointed(text: str, decimal_comma: bool) -> str:
+    """A number's text with a decimal point, where the CSV (semicolon-separated) writes decimal commas."""
+    return text.replace(",", ".") if decimal_comma else text
+
+
 def all_numbers(texts: list[str], decimal_comma: bool = False) -> bool:
     """Whether every text is a finite number (spec.parse_number), all parsed at once."""
     try:
-        x = np.array([t.replace(",", ".") for t in texts] if decimal_comma else texts, dtype=float)
+        x = np.array([pointed(t, decimal_comma) for t in texts], dtype=float)
     except ValueError:  # numpy parses each text as float() does
         return False
     return bool(np.isfinite(x).all())
@@ -503,7 +508,7 @@ def _type_texts(table: Table, c: Column, noun: str, column: TextColumn, numeric:
         if CONTROL.search(text) or len(text) > CELL_TEXT_LIMIT:
             _check_text(path, table.lines[column.first_row(text)], c.name, text)
         if numeric:
-            x = parse_number(text.replace(",", ".") if table.decimal_comma else text)
+            x = parse_number(pointed(text, table.decimal_comma))
             if x is None:
                 hint = " If the file uses decimal commas, save it as CSV with decimal points." if "," in text else ""
                 raise XlnetError(f"{where}: {text[:40]!r} is not a number.{hint}")

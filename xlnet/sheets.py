@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 
-from .data import Table, TextColumn
+from .data import Table, TextColumn, pointed
 from .layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
 from .net import Model
 from .spec import Spec, parse_number
@@ -181,10 +181,6 @@ class ModelSheet:
             self.w.define(key, value, sheet=self.model.name)
 
 
-def _number(text: str, decimal_comma: bool) -> float | None:
-    return parse_number(text.replace(",", ".") if decimal_comma else text)
-
-
 class DataSheet:
     """Every CSV column as read, a chunk of rows at a time: numbers where the column holds only numbers (`numeric`,
     one flag a column), text otherwise, empty when missing."""
@@ -220,7 +216,7 @@ def _data_cells(column: str, col: TextColumn, start: int, stop: int, is_number: 
     rendered = np.empty(len(used), dtype=object)
     for k, code in enumerate(used.tolist()):
         text = col.distinct[code]
-        value = None if text == "" else _number(text, comma) if is_number else text
+        value = None if text == "" else parse_number(pointed(text, comma)) if is_number else text
         rendered[k] = "" if value is None else f'<c r="{column}{ROW_MARK}"{value_tail(value, strings)}'
     return rendered[inverse].tolist()
 
