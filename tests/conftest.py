@@ -76,3 +76,15 @@ def built_or_refused(data: bytes, folder: Path, **options):
     for name, metrics in summary.metrics.items():
         assert sheets[name].metrics() == metrics
     return summary
+
+
+def cells(path) -> dict:
+    """Every cell of every sheet that holds something: its value, formula, or array formula's range and text."""
+    out = {}
+    for ws in openpyxl.load_workbook(path):
+        for row in ws.iter_rows():
+            for c in row:
+                v = (c.value.ref, c.value.text) if hasattr(c.value, "text") else c.value
+                if v is not None:
+                    out[ws.title, c.coordinate] = v
+    return out

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, read_sheets
+from conftest import ROOT, cells, read_sheets
 from xlnet.build import build
 from xlnet.cli import cli
 
@@ -69,6 +69,31 @@ def test_rows_the_workbook_holds_predict_as_its_own_sheet_does(tmp_path, kaggle_
         sheet = sheets[model]
         expected = sheet.model.evaluate(sheet.X, sheet.y, sheet.W)[sheet.model.prediction]
         np.testing.assert_array_equal(got, expected)
+
+
+def test_predict_reads_its_csv_a_chunk_at_a_time_as_all_at_once(tmp_path, monkeypatch):
+    """With chunks of 50 rows, the same predictions, fills, unseen counts and predict sheet as in one chunk."""
+    import shutil
+    from xlnet import data
+    s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=2, valid_pct=0.2, seed=2)
+    source = rows(PENGUINS)
+    island = source[0].index("island")
+    for r in source[1::40]:
+        r[island] = "Atlantis"  # an island the workbook never saw, in several chunks
+    new = tmp_path / "new.csv"
+    with open(new, "w", newline="") as f:
+        csv.writer(f).writerows(source)
+    outputs = []
+    for chunk in (None, 50):
+        if chunk:
+            monkeypatch.setattr(data, "ENCODE_ROWS", chunk)
+        book = shutil.copy(s.out, tmp_path / f"{chunk}.xlsx")
+        out = tmp_path / f"{chunk}.csv"
+        r = run("predict", book, new, "--out", out, "--proba", "--sheet")
+        assert r.exit_code == 0, r.output
+        outputs.append((r.output.replace(str(book), "BOOK").replace(str(out), "OUT"), out.read_bytes(), cells(book)))
+    assert "9 rows have a island the workbook never saw" in outputs[0][0] and "filled 2 missing" in outputs[0][0]
+    assert ("predict", "A347") in outputs[0][2] and outputs[0] == outputs[1]
 
 
 def test_an_unseen_level_gets_zero_dummies_and_is_reported(tmp_path):

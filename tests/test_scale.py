@@ -8,7 +8,7 @@ import numpy as np
 import openpyxl
 import pytest
 
-from conftest import read_sheets
+from conftest import cells, read_sheets
 from test_workbook import RTOL, check_against_numpy
 from xlnet.build import build
 from xlnet.fit import fit_workbook
@@ -66,18 +66,6 @@ def test_a_large_path_workbook_recalculates_to_numpys_losses_and_fits(both, libr
     assert losses == pytest.approx({r.sheet: r.before["train_loss"] for r in results}, rel=RTOL)
     assert check_against_numpy(large, libreoffice, tmp_path) == pytest.approx(
         {r.sheet: r.after["train_loss"] for r in results}, rel=RTOL)
-
-
-def cells(path) -> dict:
-    """Every cell of every sheet that holds something: its value, formula, or array formula's range and text."""
-    out = {}
-    for ws in openpyxl.load_workbook(path):
-        for row in ws.iter_rows():
-            for c in row:
-                v = (c.value.ref, c.value.text) if hasattr(c.value, "text") else c.value
-                if v is not None:
-                    out[ws.title, c.coordinate] = v
-    return out
 
 
 @pytest.mark.parametrize("options", [

@@ -27,7 +27,7 @@ LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
 DECAY_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # weight decays tried when the validation set chooses
 PROGRESS_EVERY = 0.2  # seconds between looks at the workers' progress
-FIT_VERSION = 1  # raise it when a change to the fit changes what the same settings reach: see fit_key
+FIT_VERSION = 2  # raise it when a change to the fit changes what the same settings reach: see fit_key
 
 
 _JOBS: list[tuple] = []

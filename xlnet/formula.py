@@ -202,7 +202,9 @@ class Dummy(Op):
         x = env[self.name]
         if isinstance(self.level, str):  # a spreadsheet compares text without regard to case
             level = self.level.lower()
-            return np.array([isinstance(v, str) and v.lower() == level for v in x], dtype=float), _nothing
+            x = x.tolist() if isinstance(x, np.ndarray) else x  # one object per cell, looked up below as itself
+            is_level = {v: float(isinstance(v, str) and v.lower() == level) for v in set(x)}  # each distinct once
+            return np.fromiter(map(is_level.__getitem__, x), float, len(x)), _nothing
         return (x == self.level).astype(float), _nothing
 
 

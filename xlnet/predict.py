@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .cleaning import missing_mask
-from .data import check_columns, read_table, type_column
+from .data import CsvSource, check_columns, type_column
 from .dataset import SheetData, open_package, read_sheets, read_spec
 from .errors import XlnetError
 from .features import feature_matrix, value_columns
@@ -74,7 +74,7 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
     with exclusive(path) if sheet else contextlib.nullcontext(), open_package(path) as pkg:
         spec = read_spec(pkg)
         sheets = dict(zip(SHEETS, read_sheets(pkg, SHEETS, spec)))
-        predictions, env = _predict(sheets, spec, csv_path, model, id_column)
+        predictions, env = _predict(sheets, spec, csv_path, model, id_column, keep_env=sheet)
         if sheet:
             patch = Patch(pkg)
             predictions.sheet = write_predict_sheet(patch, sheets, env, predictions.ids, predictions.id_name)
@@ -83,46 +83,63 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
     return predictions
 
 
-def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id_column: str | None):
+def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id_column: str | None,
+             keep_env: bool = False):
+    """The predictions, a chunk of the CSV's rows at a time; with `keep_env`, also every row's feature values
+    (for the predict sheet), else memory holds one chunk's."""
     name, why = choose_model(sheets, model)
     sheet = sheets[name]
-    table = read_table(csv_path, noun=spec.noun)
-    check_columns(table, spec, need_target=False)
-    id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in table.header else None)
-    if id_column and id_column not in table.header:
-        raise XlnetError(f"{table.source}: --id names {id_column!r}, which is not a column.")
-    ids = table.column(id_name).texts() if id_name else [str(i) for i in range(1, len(table) + 1)]
+    source = CsvSource(csv_path, noun=spec.noun)
+    check_columns(source, spec, need_target=False)
+    id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header else None)
+    if id_column and id_column not in source.header:
+        raise XlnetError(f"{source.source}: --id names {id_column!r}, which is not a column.")
     train = sheet.train_rows()
-    env, filled, unseen = {}, {}, {}
-    for c in spec.features:
-        values = type_column(table, c, spec.noun)
-        missing = missing_mask(values)
-        if missing.any():
-            fill = c.fill if c.fill is not None else _mode(sheet.env, c, train)
-            values = values.copy()
-            values[missing] = fill
-            filled[c.name] = (int(missing.sum()), fill)
-        if c.kind == "categorical":
-            seen = {_key(v) for v in set(sheet.env[c.name][train].tolist())} if c.name in sheet.env else set()
-            new = sum(m for v, m in Counter(values.tolist()).items() if _key(v) not in seen)
-            if new and seen:
-                unseen[c.name] = new
-        for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
-            env[label] = values
-    n = len(table)
-    env["Ones"] = np.ones(n)
-    for column in value_columns(spec):
-        env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
-    for column, op in sheet.layout.statistics.items():
-        env[("statistic", column)] = op.b.value(sheet.env)
-    X = feature_matrix(spec, env)
-    values = np.asarray(sheet.model.predict(X, sheet.W), float)
+    seen = {c.name: {_key(v) for v in set(sheet.env[c.name][train].tolist())}
+            for c in spec.features if c.kind == "categorical" and c.name in sheet.env}
+    statistics = {("statistic", column): op.b.value(sheet.env) for column, op in sheet.layout.statistics.items()}
+    fills, filled, unseen = {}, Counter(), Counter()
+    ids, values, envs = [], [], []
+    for table in source.chunks():
+        env = {}
+        for c in spec.features:
+            typed = type_column(table, c, spec.noun)
+            missing = missing_mask(typed)
+            if missing.any():
+                if c.name not in fills:
+                    fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
+                typed = typed.copy()
+                typed[missing] = fills[c.name]
+                filled[c.name] += int(missing.sum())
+            new = sum(m for v, m in Counter(typed.tolist()).items() if _key(v) not in seen[c.name]) \
+                if seen.get(c.name) else 0
+            if new:
+                unseen[c.name] += new
+            for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
+                env[label] = typed
+        n = len(table)
+        env["Ones"] = np.ones(n)
+        for column in value_columns(spec):
+            env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
+        env.update(statistics)
+        values.append(np.asarray(sheet.model.predict(feature_matrix(spec, env), sheet.W), float))
+        ids += table.column(id_name).texts() if id_name else [str(i) for i in range(len(ids) + 1, len(ids) + n + 1)]
+        if keep_env:
+            envs.append(env)
+    values = np.concatenate(values)
     labels = None
     if spec.task == "binary":
         negative, positive = spec.target_column.levels
         labels = [positive if v > 0.5 else negative for v in values]
+    filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
+    unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
     return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled,
-                       unseen), env
+                       unseen), _joined(envs) if keep_env else None
+
+
+def _joined(envs: list[dict]) -> dict:
+    """One env of consecutive chunks' envs: their columns end to end, the statistics as they are."""
+    return {k: np.concatenate([e[k] for e in envs]) if np.ndim(v) else v for k, v in envs[0].items()}
 
 
 def _key(v):
