@@ -71,6 +71,17 @@ def test_auto_chooses_the_decay_with_the_lowest_validation_loss(tmp_path):
         assert r.after["valid_loss"] <= best * 1.05, (name, r.weight_decay)
 
 
+def test_the_chooser_judges_by_the_validation_loss_the_sheet_shows(tmp_path):
+    """fit's chooser computes the validation loss on the validation rows alone: the sheet's valid_loss cell."""
+    s = build(PENGUINS, tmp_path / "w.xlsx", target="sex", loss="logloss", hidden=2)
+    rng = np.random.default_rng(0)
+    for name, sheet in read_sheets(s.out).items():
+        for W in (sheet.W, rng.uniform(-1, 1, sheet.model.n_params)):
+            shown = sheet.metrics(W, 1e-3)
+            shown["valid_loss"] = -1.0  # a copy: what metrics remembers is not changed through it
+            assert sheet.valid_loss(W) == pytest.approx(sheet.metrics(W, 1e-3)["valid_loss"], rel=1e-12)
+
+
 def test_restore_puts_the_decay_back_with_the_parameters(tmp_path):
     s = build(PENGUINS, tmp_path / "w.xlsx", target="sex", loss="logloss", valid_pct=0)
     fit_workbook(s.out, weight_decay=0.03, **FAST)

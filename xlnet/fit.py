@@ -85,7 +85,9 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
 
 
 def _chooser(sheet: SheetData) -> Callable[[list[tuple[np.ndarray, float]]], int]:
-    """Which of several (W, decay) fits of a sheet is best, as judged."""
+    """Which of several (W, decay) fits of a sheet is best, as judged (the validation loss: only its rows)."""
+    if sheet.sets is not None:
+        return lambda fits: int(np.argmin([sheet.valid_loss(W) for W, _ in fits]))
     return lambda fits: int(np.argmin([judged(sheet.metrics(W, decay)) for W, decay in fits]))
 
 
