@@ -99,30 +99,16 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
             for c in spec.features if c.kind == "categorical" and c.name in sheet.env}
     statistics = {("statistic", column): op.b.value(sheet.env) for column, op in sheet.layout.statistics.items()}
     fills, filled, unseen = {}, Counter(), Counter()
+
+    def fill(c):  # a missing value's fill, learned when the workbook was built
+        if c.name not in fills:
+            fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
+        return fills[c.name]
     ids, values, envs = [], [], []
     for table in source.chunks():
-        env = {}
-        for c in spec.features:
-            typed = type_column(table, c, spec.noun)
-            missing = missing_mask(typed)
-            if missing.any():
-                if c.name not in fills:
-                    fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
-                typed = typed.copy()
-                typed[missing] = fills[c.name]
-                filled[c.name] += int(missing.sum())
-            new = sum(m for v, m in Counter(typed.tolist()).items() if _key(v) not in seen[c.name]) \
-                if seen.get(c.name) else 0
-            if new:
-                unseen[c.name] += new
-            for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
-                env[label] = typed
-        n = len(table)
-        env["Ones"] = np.ones(n)
-        for column in value_columns(spec):
-            env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
-        env.update(statistics)
+        env = {**_new_rows(table, spec, fill, seen, filled, unseen), **statistics}
         values.append(np.asarray(sheet.model.predict(feature_matrix(spec, env), sheet.W), float))
+        n = len(table)
         ids += table.column(id_name).texts() if id_name else [str(i) for i in range(len(ids) + 1, len(ids) + n + 1)]
         if keep_env:
             envs.append(env)
@@ -135,6 +121,30 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
     return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled,
                        unseen), _joined(envs) if keep_env else None
+
+
+def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: Counter) -> dict:
+    """A chunk's value columns, typed and filled, counting into `filled` and `unseen` what was filled and which
+    rows hold a level the workbook never saw."""
+    env = {}
+    for c in spec.features:
+        typed = type_column(table, c, spec.noun)
+        missing = missing_mask(typed)
+        if missing.any():
+            typed = typed.copy()
+            typed[missing] = fill(c)
+            filled[c.name] += int(missing.sum())
+        new = sum(m for v, m in Counter(typed.tolist()).items() if _key(v) not in seen[c.name]) \
+            if seen.get(c.name) else 0
+        if new:
+            unseen[c.name] += new
+        for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
+            env[label] = typed
+    n = len(table)
+    env["Ones"] = np.ones(n)
+    for column in value_columns(spec):
+        env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
+    return env
 
 
 def _joined(envs: list[dict]) -> dict:
