@@ -329,7 +329,8 @@ class LogLoss(Op):
 
 class Summary(Op):
     """A cell summing up the rows: its value comes from sums over the rows (`parts`), which chunks of rows
-    `merge` (adding them, unless a subclass says otherwise), so that a million rows are scored a chunk at a time."""
+    `merge` (adding them, unless a subclass says otherwise), so that a million rows are scored a chunk at a time.
+    No gradient flows through it unless a subclass's `forward` gives one (the loss cells)."""
 
     def parts(self, env: dict) -> tuple:
         raise NotImplementedError
@@ -340,6 +341,9 @@ class Summary(Op):
     def of_parts(self, parts: tuple):
         total, n = parts
         return total / n
+
+    def forward(self, env):
+        return self.of_parts(self.parts(env)), _nothing
 
 
 class Average(Summary):
@@ -376,10 +380,9 @@ class AverageIf(Summary):
         return (env[self.name] * mask).sum(axis=-1), mask.sum()
 
     def forward(self, env):
-        mask = env["Set"] == self.which
-        n = mask.sum()
-        return self.of_parts(self.parts(env)), lambda g, grads: _add_grad(
-            grads, self.name, np.asarray(g)[..., None] * mask / n)
+        parts = self.parts(env)
+        return self.of_parts(parts), lambda g, grads: _add_grad(
+            grads, self.name, np.asarray(g)[..., None] * (env["Set"] == self.which) / parts[1])
 
 
 class Objective(Op):
@@ -430,9 +433,6 @@ class Accuracy(Summary):
         right = (env[self.prediction] > 0.5) == (y == 1)
         return (right * mask).sum(axis=-1), mask.sum()
 
-    def forward(self, env):
-        return self.of_parts(self.parts(env)), _nothing
-
 
 class RSquared(Summary):
     """1 - SSE/SST of the `which` rows (all rows for None): the share of the target's variance explained."""
@@ -468,6 +468,3 @@ class RSquared(Summary):
         sse, _, _, devsq = parts
         with np.errstate(divide="ignore", invalid="ignore"):  # a set whose targets are all equal: #DIV/0! there
             return 1 - sse / devsq
-
-    def forward(self, env):
-        return self.of_parts(self.parts(env)), _nothing

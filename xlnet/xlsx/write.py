@@ -41,12 +41,12 @@ class _Compressor(threading.Thread):
         while (data := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    self.out.mark_seam(*data[1:]) if type(data) is tuple else self.out.write(data)
+                    self.out.mark_seam(data[1]) if type(data) is tuple else self.out.write(data)
                 except BaseException as e:  # handed to the rendering thread, which raises it
                     self.error = e
 
-    def mark_seam(self, layout: int, data: int) -> None:
-        self.write((SEAM, layout, data))
+    def mark_seam(self, layout: int) -> None:
+        self.write((SEAM, layout))
 
     def write(self, data: bytes) -> None:
         if self.error is not None:
@@ -111,7 +111,7 @@ class SheetStream:
                    + b"</row>")
         if r == self.seam_after:
             self._flush()
-            self.out.mark_seam(self.layout, 0)
+            self.out.mark_seam(self.layout)
 
     def raw_row(self, xml: bytes) -> None:
         """A row already rendered (a template filled in): the fast path for large sheets."""

@@ -213,13 +213,13 @@ class Member:
         self.size += len(data)
         self._put(self.deflate.compress(data))
 
-    def mark_seam(self, layout: int = 0, data: int = 0, fit: tuple[int, int] = (0, 0)) -> None:
+    def mark_seam(self, layout: int = 0, fit: tuple[int, int] = (0, 0)) -> None:
         """Flush the stream fully here: what is written before can later be replaced without touching the rest.
-        `layout`, `data`: the fingerprint of the layout whose rows follow, as xlnet's writer rendered them, and a
-        digest of the data they hold; `fit`: see Seam."""
+        `layout`: the fingerprint of the layout whose rows follow, as xlnet's writer rendered them (the digest of
+        the data they hold comes at the end: seam_data); `fit`: see Seam."""
         if self.seam is None:
             self._put(self.deflate.flush(zlib.Z_FULL_FLUSH))
-            self.seam = Seam(self.size, self.compressed, 0, layout, data, *fit)
+            self.seam = Seam(self.size, self.compressed, 0, layout, 0, *fit)
 
     def seam_data(self, data: int) -> None:
         """The digest of the data after the seam, once it is all written (before `close`)."""
