@@ -21,8 +21,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from xlnet.build import build
-from xlnet.cv import cross_validate, folds
+from xlnet.commands.build import build
+from xlnet.commands.cv import cross_validate, folds
 
 
 def main() -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.dataset import open_package, read_sheet
-from xlnet.estimator import GradientFit
-from xlnet.net import SHEETS
-from xlnet.optim import keep_freed_memory
+from xlnet.fitting.estimator import GradientFit
+from xlnet.model.net import SHEETS
+from xlnet.fitting.optim import keep_freed_memory
 
 
 def scipy_lbfgs(model, X, y, starts):

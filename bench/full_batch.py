@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from xlnet import estimator
+from xlnet.fitting import estimator
 from xlnet.dataset import open_package, read_sheets
-from xlnet.estimator import GradientFit
-from xlnet.workers import one_blas_thread
+from xlnet.fitting.estimator import GradientFit
+from xlnet.fitting.workers import one_blas_thread
 
 
 def fit(sheet, screened: bool, seed: int) -> tuple[float, float]:

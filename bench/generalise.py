@@ -28,11 +28,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from xlnet.build import build
-from xlnet.cv import folds, score
+from xlnet.commands.build import build
+from xlnet.commands.cv import folds, score
 from xlnet.dataset import open_package, read_sheet
-from xlnet.fit import fit_workbook
-from xlnet.predict import predict_csv
+from xlnet.commands.fit import fit_workbook
+from xlnet.commands.predict import predict_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = {
@@ -126,7 +126,7 @@ def run(name: str, k: int, tmp: Path) -> None:
 
 def predict_features(book: Path, test_csv: Path, id_col: str) -> np.ndarray:
     """The held-out rows' feature matrix, as `predict` makes it (training statistics and fill values)."""
-    from xlnet import predict as p
+    from xlnet.commands import predict as p
     captured = {}
     real = p.feature_matrix
 

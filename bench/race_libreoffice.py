@@ -12,8 +12,8 @@ import resource
 import tempfile
 from pathlib import Path
 
-from xlnet.build import build
-from xlnet.compare import compare_workbook
+from xlnet.commands.build import build
+from xlnet.commands.compare import compare_workbook
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.dataset import open_package, read_sheet
-from xlnet.estimator import GradientFit
+from xlnet.fitting.estimator import GradientFit
 
 FAIR = Path(__file__).resolve().parent.parent / "data" / "fair.csv"
 

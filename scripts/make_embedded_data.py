@@ -1,4 +1,5 @@
-"""Make data/titanic.csv from the explainerdashboard 0.5.8 wheel on PyPI (MIT, (c) 2019 Oege Dijk).
+"""Make src/xlnet/presets/titanic.csv (the lesson preset's data, shipped in the package) from the
+explainerdashboard 0.5.8 wheel on PyPI (MIT, (c) 2019 Oege Dijk).
 
 The wheel ships Kaggle's 891 Titanic training passengers split in two files with
 one-hot columns; this maps them back to Kaggle's column names.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 PACKAGE = "explainerdashboard==0.5.8"
 MEMBERS = ("explainerdashboard/datasets/titanic_train.csv", "explainerdashboard/datasets/titanic_test.csv")
-OUT = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
+OUT = Path(__file__).resolve().parent.parent / "src" / "xlnet" / "presets" / "titanic.csv"
 COLUMNS = ("Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
 PORTS = {"Embarked_Cherbourg": "C", "Embarked_Queenstown": "Q", "Embarked_Southampton": "S", "Embarked_Unknown": ""}
 

@@ -2,7 +2,7 @@
 
     python scripts/make_large_csv.py ROWS OUT.csv [--seed 0]
 
-Rows are drawn with replacement from data/titanic.csv (all columns), with Age and Fare jittered by a small
+Rows are drawn with replacement from the lesson's passengers (src/xlnet/presets/titanic.csv) (all columns), with Age and Fare jittered by a small
 seeded noise so that the rows are not exact copies; missing values stay missing.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "titanic.csv"
+EMBEDDED = Path(__file__).resolve().parent.parent / "src" / "xlnet" / "presets" / "titanic.csv"
 
 
 def main() -> None:

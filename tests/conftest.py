@@ -50,17 +50,17 @@ def column_values(ws, col: int, first: int, n: int) -> np.ndarray:
 
 def read_sheets(path, names=("linear", "nnet", "mmult")) -> dict:
     """Each model sheet's SheetData, as xlnet reads it back from the workbook."""
-    from xlnet.dataset import open_package, read_sheet, read_spec
-    with open_package(path) as pkg:
-        spec = read_spec(pkg)
-        return {name: read_sheet(pkg, name, spec) for name in names}
+    from xlnet.workbook.book import Workbook
+    from xlnet.workbook.reading import read_sheet
+    with Workbook.open(path) as book:
+        return {name: read_sheet(book.pkg, name, book.spec) for name in names}
 
 
 def built_or_refused(data: bytes, folder: Path, **options):
     """Build from CSV bytes: a sound workbook (its metrics read back as built) or one clean error, nothing left."""
     from hypothesis import event
 
-    from xlnet.build import build
+    from xlnet.commands.build import build
     from xlnet.errors import XlnetError
     source, out = folder / "in.csv", folder / "out.xlsx"
     source.write_bytes(data)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT, built_or_refused, read_sheets
 from test_workbook import check_against_numpy
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
 
 PENGUINS, FAIR = ROOT / "data" / "penguins.csv", ROOT / "data" / "fair.csv"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT, read_sheets
 from xlnet.cli import cli
-from xlnet.layout import HISTORY_SHEET
+from xlnet.workbook.layout import HISTORY_SHEET
 
 COMMITTED = ROOT / "workbooks" / "titanic.xlsx"
 FIT_FIGURES = {"When (UTC)", "Loss", "Valid loss", "Train score", "Valid score", "Iterations", "Seconds"}

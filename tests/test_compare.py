@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from test_workbook import reference_params
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
 from xlnet.errors import XlnetError
-from xlnet.libreoffice import solve
+from xlnet.peers.libreoffice import solve
 
 HEADER = "Survived,Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n"
 
@@ -83,7 +83,7 @@ def test_compare_names_the_cells_a_user_changed(tmp_path):
 
 def uno_available():
     try:
-        from xlnet.libreoffice import _uno_python
+        from xlnet.peers.libreoffice import _uno_python
         _uno_python("swarm")
         return True
     except XlnetError:
@@ -135,9 +135,9 @@ def test_bad_solver_settings_are_refused_before_starting(small_workbook):
 
 
 def test_compare_takes_xlnets_fit_from_the_workbook_only_for_the_same_rows_and_settings(tmp_path):
-    from xlnet.compare import compare_workbook
-    from xlnet.fit import fit_workbook
-    from xlnet.restore import restore_workbook
+    from xlnet.commands.compare import compare_workbook
+    from xlnet.commands.fit import fit_workbook
+    from xlnet.commands.restore import restore_workbook
 
     out = build(out=tmp_path / "t.xlsx").out
     sheets = ("linear", "nnet")

@@ -5,10 +5,11 @@ import collections
 import numpy as np
 import pytest
 
-from xlnet.cleaning import clean
-from xlnet.data import EMBEDDED, read_table, type_table
+from xlnet.table.cleaning import clean
+from xlnet.presets.titanic import CSV as EMBEDDED
+from xlnet.table.reading import read_table, type_table
 from xlnet.errors import XlnetError
-from xlnet.lessons import titanic
+from xlnet.presets import titanic
 
 COLUMNS = ("Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
 
@@ -89,7 +90,7 @@ def test_a_header_of_100000_columns_is_checked(tmp_path):
 def test_the_csv_is_read_in_chunks_and_batches_as_it_would_be_whole(tmp_path, monkeypatch):
     """The reader streams: the encoding is found by decoding the file chunk by chunk, and the rows are numbered a
     batch at a time. Tiny chunks and batches put a character and the row limit across every boundary."""
-    from xlnet import data
+    from xlnet.table import reading as data
     rows = [f'{i},"Dupré, Mme. {i}",{i % 3}\n' for i in range(1, 8)]
     for chunk in (1, 2, 3, 5, 64):
         monkeypatch.setattr(data, "READ_CHUNK", chunk)
@@ -109,9 +110,9 @@ def test_the_csv_is_read_in_chunks_and_batches_as_it_would_be_whole(tmp_path, mo
 def test_build_reads_the_csv_once_and_refuses_it_if_it_changed_meanwhile(tmp_path, monkeypatch):
     """build parses the CSV once (its later passes read the chunks it kept); a save of the file during that read
     must not mix two versions of the rows: one Error line, nothing written."""
-    from xlnet import data
-    from xlnet.build import build
-    from xlnet.data import CsvSource
+    from xlnet.table import reading as data
+    from xlnet.commands.build import build
+    from xlnet.table.reading import CsvSource
 
     csv = tmp_path / "t.csv"
     csv.write_bytes(EMBEDDED.read_bytes())
@@ -140,7 +141,7 @@ def test_no_room_for_builds_kept_chunks_is_one_error_line_and_nothing_written(tm
     import os
     import tempfile
 
-    from xlnet.build import build
+    from xlnet.commands.build import build
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

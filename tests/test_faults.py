@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import read_sheets
-from xlnet import history
-from xlnet.build import build
+from xlnet.workbook import history
+from xlnet.commands.build import build
 from xlnet.cli import cli
 from xlnet.xlsx import safety
 

@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import read_sheets, recalculated
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
 from xlnet.errors import XlnetError
-from xlnet.estimator import GradientFit
-from xlnet.fit import fit_workbook
-from xlnet.layout import HISTORY_SHEET
-from xlnet.net import SHEETS as MODEL_SHEETS
+from xlnet.fitting.estimator import GradientFit
+from xlnet.commands.fit import fit_workbook
+from xlnet.workbook.layout import HISTORY_SHEET
+from xlnet.model.net import SHEETS as MODEL_SHEETS
 from xlnet.xlsx import patch as patch_module
 
 
@@ -217,7 +217,7 @@ def test_on_very_many_rows_every_restart_is_finished_on_a_middle_sample_first(le
     """The path for more than MIDDLE_FROM rows, with its thresholds lowered onto the lesson's 712 rows: every
     screened restart goes through L-BFGS on the middle sample, the best FINAL go on to every row, the workbook's
     own start is among them (so the fit never ends above it), and the curve leaves the sample's iterations out."""
-    from xlnet import estimator, optim
+    from xlnet.fitting import estimator, optim
     X, y, models = lesson
     monkeypatch.setattr(estimator, "SCREEN_ROWS", 128)
     monkeypatch.setattr(estimator, "MIDDLE_FROM", 600)
@@ -245,10 +245,10 @@ def test_on_very_many_rows_every_restart_is_finished_on_a_middle_sample_first(le
 def test_progress_moves_while_the_sheets_are_fitted_and_ends_at_its_total(tmp_path, monkeypatch, side_by_side):
     """The bar hears from the fits as they run (side by side: the workers' shared count, read every
     PROGRESS_EVERY seconds), not once a sheet, and its steps add up to the total it was told to expect."""
-    from xlnet import fit as fit_module
-    monkeypatch.setattr(fit_module, "PROGRESS_EVERY", 0.01)
+    from xlnet.fitting import service, workers
+    monkeypatch.setattr(workers, "PROGRESS_EVERY", 0.01)
     if not side_by_side:
-        monkeypatch.setattr(fit_module, "can_fork", lambda: False)
+        monkeypatch.setattr(service, "can_fork", lambda: False)
     s = build(out=tmp_path / "t.xlsx")
 
     class Bar:
@@ -270,7 +270,7 @@ def test_on_very_many_rows_the_decays_are_fitted_on_the_middle_sample_and_the_ch
     """With several weight decays to choose from (fit's "auto") on more than MIDDLE_FROM rows (lowered here onto
     the lesson's rows), the warm path over the decays runs on the middle sample, the chooser sees each decay's
     best, and only the decay it chooses is fitted on every row, from that decay's best restarts."""
-    from xlnet import estimator, optim
+    from xlnet.fitting import estimator, optim
     X, y, models = lesson
     monkeypatch.setattr(estimator, "SCREEN_ROWS", 128)
     monkeypatch.setattr(estimator, "MIDDLE_FROM", 600)

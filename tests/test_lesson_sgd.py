@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from conftest import recalculated
 from xlnet.cli import cli
-from xlnet.lesson import build_lesson
-from xlnet.lessons import sgd
+from xlnet.commands.lesson import build_lesson
+from xlnet.presets import sgd
 
 
 def sheet_steps(ws, at: sgd.Layout) -> dict[str, np.ndarray]:

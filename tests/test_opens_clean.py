@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
 
 AUDIT = Path(sys.executable).with_name("openxml-audit")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, cells, read_sheets
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
 
 KAGGLE_TEST = ROOT.parent / "shared" / "data" / "titanic" / "test.csv"
@@ -74,7 +74,7 @@ def test_rows_the_workbook_holds_predict_as_its_own_sheet_does(tmp_path, kaggle_
 def test_predict_reads_its_csv_a_chunk_at_a_time_as_all_at_once(tmp_path, monkeypatch):
     """With chunks of 50 rows, the same predictions, fills, unseen counts and predict sheet as in one chunk."""
     import shutil
-    from xlnet import data
+    from xlnet.table import reading as data
     s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=2, valid_pct=0.2, seed=2)
     source = rows(PENGUINS)
     island = source[0].index("island")
@@ -160,7 +160,7 @@ def test_the_live_predict_sheet_computes_in_libreoffice_what_the_csv_says(tmp_pa
     assert changed <= {"xl/workbook.xml", "[Content_Types].xml", "xl/_rels/workbook.xml.rels",
                        "xl/sharedStrings.xml", "xl/styles.xml"}  # the model sheets are untouched
     assert len([n for n in after if "xlnet_predict" in n]) == 1  # replaced, not added again
-    from xlnet.predict_sheet import predict_columns
+    from xlnet.workbook.predict_sheet import predict_columns
     values = openpyxl.load_workbook(libreoffice(s.out, tmp_path / "lo"), data_only=True)["predict"]
     for model, (c, r) in predict_columns(read_sheets(s.out)).items():
         got = np.array([values.cell(r + i, c).value for i in range(len(expected[model]))], float)

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import recalculated
-from xlnet import build as build_module
-from xlnet.build import build
+from xlnet.commands import build as build_module
+from xlnet.commands.build import build
 from xlnet.cli import cli
 from xlnet.errors import XlnetError
 from xlnet.xlsx.write import Writer

@@ -10,9 +10,9 @@ import pytest
 
 from conftest import cells, read_sheets
 from test_workbook import RTOL, check_against_numpy
-from xlnet.build import build
-from xlnet.fit import fit_workbook
-from xlnet.layout import FIRST_ROW
+from xlnet.commands.build import build
+from xlnet.commands.fit import fit_workbook
+from xlnet.workbook.layout import FIRST_ROW
 from xlnet.xlsx import write
 
 
@@ -77,8 +77,9 @@ def test_build_reads_cleans_writes_and_scores_a_chunk_at_a_time_as_all_at_once(t
     """Memory flat in the rows: build reads the CSV, learns the cleaning, writes the sheets and sums their
     scores a chunk at a time. Chunks of 50 rows (rendered 7 at a time, tallies merged every 5 numbers) give the
     workbook that one chunk of all the rows gives, cell for cell, with the same fills, report and metrics."""
-    from xlnet import cleaning, data, sheets
-    from xlnet.dataset import open_package
+    from xlnet.table import cleaning, reading as data
+    from xlnet.workbook import writing as sheets
+    from xlnet.workbook.book import open_package
 
     whole = build(out=tmp_path / "whole.xlsx", **options)
     monkeypatch.setattr(data, "ENCODE_ROWS", 50)

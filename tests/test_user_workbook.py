@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT, read_sheets
 from office import run_uno, uno_python
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
 from xlnet.xlsx.read import Package
 

@@ -6,12 +6,13 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
-from xlnet.data import validation_split
+from xlnet.table.reading import validation_split
 from conftest import read_sheets
 from xlnet.errors import XlnetError
-from xlnet.fit import fit_sheets, fit_workbook
+from xlnet.commands.fit import fit_workbook
+from xlnet.fitting.service import fit_sheets
 
 
 def test_same_seed_same_split_and_the_counts_add_up():
@@ -55,7 +56,7 @@ def test_fit_trains_on_train_rows_only_and_follows_marks_edited_in_the_sheet(tmp
     # Changing the answers of validation rows must not change the fit.
     edit(flipped, "linear", {f"A{r}": 1 - int(sheet.y[r - 4]) for r in valid_rows})
     settings = dict(restarts=2, epochs=20)
-    (Wa, *_), (Wb, *_) = (fit_sheets([read_sheets(p)["linear"]], settings)[0] for p in (s.out, flipped))
+    Wa, Wb = (fit_sheets([read_sheets(p)["linear"]], settings)[0].W for p in (s.out, flipped))
     np.testing.assert_allclose(Wa, Wb, rtol=1e-9)
     a = fit_workbook(s.out, sheets=("linear",), **settings)[0]
     b = fit_workbook(flipped, sheets=("linear",), **settings)[0]
@@ -69,7 +70,7 @@ def test_fit_trains_on_train_rows_only_and_follows_marks_edited_in_the_sheet(tmp
     # Marking a row valid by hand takes it out of training.
     first_train_row = np.flatnonzero(sheet.sets == "train")[0] + 4
     edit(flipped, "linear", {f"Q{first_train_row}": "valid"})
-    Wc, *_ = fit_sheets([read_sheets(flipped)["linear"]], settings)[0]
+    Wc = fit_sheets([read_sheets(flipped)["linear"]], settings)[0].W
     assert not np.allclose(Wc, Wb, rtol=1e-6)
 
 

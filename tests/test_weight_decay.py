@@ -8,11 +8,12 @@ from click.testing import CliRunner
 
 from conftest import ROOT, read_sheets
 from test_workbook import check_against_numpy
-from xlnet.build import build
+from xlnet.commands.build import build
 from xlnet.cli import cli
-from xlnet.compare import compare_workbook
-from xlnet.fit import DECAY_GRID, fit_workbook
-from xlnet.restore import restore_workbook
+from xlnet.commands.compare import compare_workbook
+from xlnet.commands.fit import fit_workbook
+from xlnet.fitting.service import DECAY_GRID
+from xlnet.commands.restore import restore_workbook
 
 PENGUINS = ROOT / "data" / "penguins.csv"
 FAST = dict(restarts=4, epochs=20)

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import column_values, read_sheets, recalculated
 from office import gnumeric_convert, ssconvert
-from xlnet.build import build
-from xlnet.layout import FIRST_ROW
-from xlnet.net import SHEETS as MODEL_SHEETS
+from xlnet.commands.build import build
+from xlnet.workbook.layout import FIRST_ROW
+from xlnet.model.net import SHEETS as MODEL_SHEETS
 
 RTOL = 1e-12
 

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from xlnet import XlnetError, build_workbook, fit_workbook
-from xlnet.dataset import RowShape, _donors, open_package, read_sheets
+from xlnet.workbook.book import open_package, read_spec
+from xlnet.workbook.fast_rows import RowShape
+from xlnet.workbook.reading import _donors, read_sheets
 from xlnet.xlsx import read
 from xlnet.xlsx.read import Package
-from xlnet.xlsx.zipout import ZipOut, crc32_combine, data_start, seam_of
+from xlnet.xlsx.seam import seam_of
+from xlnet.xlsx.zipout import ZipOut, crc32_combine, data_start
 
 
 def raw_bytes(path, name: str) -> bytes:
@@ -105,7 +108,8 @@ def test_a_refit_copies_the_long_rows_raw_and_matches_a_full_rewrite(tmp_path):
         data = "xl/worksheets/sheet4.xml"
         assert raw_bytes(spliced, data) == raw_bytes(built, data)  # copied, not deflated again
     with open_package(spliced) as a, open_package(full) as c:
-        for x, y in zip(read_sheets(a, ("linear", "nnet", "mmult")), read_sheets(c, ("linear", "nnet", "mmult"))):
+        for x, y in zip(read_sheets(a, ("linear", "nnet", "mmult"), read_spec(a)),
+                        read_sheets(c, ("linear", "nnet", "mmult"), read_spec(c))):
             assert (x.W == y.W).all() and x.loss() == y.loss()
 
 
@@ -126,7 +130,7 @@ def small_blocks(monkeypatch):
 
 def sheets_of(path, **kw) -> dict:
     with open_package(path) as pkg:
-        return {s.name: s for s in read_sheets(pkg, ("linear", "nnet", "mmult"))}
+        return {s.name: s for s in read_sheets(pkg, ("linear", "nnet", "mmult"), read_spec(pkg))}
 
 
 def test_rows_xlnet_wrote_are_read_whole_to_the_same_values(tmp_path, small_blocks, monkeypatch):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import uno
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "xlnet"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src" / "xlnet" / "peers"))
 from lo_solver import connect  # noqa: E402  (a standalone script too: it imports nothing from xlnet)
 from com.sun.star.awt import Point, Rectangle, Size
 from com.sun.star.beans import PropertyValue

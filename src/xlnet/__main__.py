@@ -1,0 +1,3 @@
+from xlnet.cli import cli
+
+cli(prog_name="xlnet")

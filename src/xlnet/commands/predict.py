@@ -1,0 +1,171 @@
+"""`xlnet predict`: a fitted workbook's predictions for new rows, as a CSV (a Kaggle submission for Titanic).
+
+New rows are typed and checked by the workbook's spec, their missing values filled with the fill values
+learned when it was built, and their features scaled by the statistics of the rows the workbook holds (its
+MAX cells), never by the new rows' own. Every input row gets a prediction, in input order.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xlnet.errors import XlnetError
+from xlnet.model.features import feature_matrix, value_columns
+from xlnet.model.net import SHEETS
+from xlnet.table.cleaning import missing_mask
+from xlnet.table.reading import CsvSource, check_columns, type_column
+from xlnet.workbook.book import Workbook
+from xlnet.workbook.sheet_data import SheetData
+from xlnet.xlsx.safety import replacing
+
+
+@dataclass
+class Predictions:
+    source: Path
+    model: str
+    why: str                        # why this model sheet
+    ids: list[str]
+    id_name: str
+    values: np.ndarray              # probability (binary) or the output (continuous), per input row
+    labels: list | None             # the predicted level (binary)
+    target: str
+    filled: dict[str, tuple[int, object]] = field(default_factory=dict)  # column -> (rows filled, value)
+    unseen: dict[str, int] = field(default_factory=dict)                 # column -> rows with an unseen level
+    sheet: str | None = None        # the workbook's predict sheet, when one was written
+
+    def csv_text(self, proba: bool = False) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([self.id_name, self.target])
+        shown = self.labels if self.labels is not None and not proba else [repr(float(v)) for v in self.values]
+        writer.writerows(zip(self.ids, shown))
+        return out.getvalue()
+
+
+def choose_model(sheets: dict[str, SheetData], model: str | None) -> tuple[str, str]:
+    """The sheet to predict with, and why: the best validation score; without a validation set, `linear`."""
+    if model is not None:
+        return model, "--model"
+    first = next(iter(sheets.values()))
+    if first.sets is None:
+        return "linear", "no validation set: the simplest model (build with --valid-pct to let the data choose)"
+    scores = {name: s.metrics() for name, s in sheets.items()}
+    key = next(k for k in scores["linear"] if k.startswith("valid_") and k != "valid_loss")
+    best = max(scores, key=lambda n: (scores[n][key], -scores[n]["valid_loss"]))
+    return best, f"the best {key.replace('_', ' ')}, {scores[best][key]:.4f}"
+
+
+def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None = None,
+                id_column: str | None = None, sheet: bool = False) -> Predictions:
+    """Predictions for the CSV's rows; with `sheet`, also a live `predict` sheet added to the workbook (a patch:
+    nothing else in it changes)."""
+    if model is not None and model not in SHEETS:
+        raise XlnetError(f"--model must be one of {', '.join(SHEETS)}, not {model!r}.")
+    with Workbook.open(workbook, change=sheet) as book:
+        sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
+        predictions, env = _predict(sheets, book.spec, csv_path, model, id_column, keep_env=sheet)
+        if sheet:
+            predictions.sheet = book.set_predict_sheet(sheets, env, predictions.ids, predictions.id_name)
+            book.save()
+    return predictions
+
+
+def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id_column: str | None,
+             keep_env: bool = False):
+    """The predictions, a chunk of the CSV's rows at a time; with `keep_env`, also every row's feature values
+    (for the predict sheet), else memory holds one chunk's."""
+    name, why = choose_model(sheets, model)
+    sheet = sheets[name]
+    source = CsvSource(csv_path, noun=spec.noun)
+    check_columns(source, spec, need_target=False)
+    id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header else None)
+    if id_column and id_column not in source.header:
+        raise XlnetError(f"{source.source}: --id names {id_column!r}, which is not a column.")
+    train = sheet.train_rows()
+    seen = {c.name: {_key(v) for v in set(sheet.env[c.name][train].tolist())}
+            for c in spec.features if c.kind == "categorical" and c.name in sheet.env}
+    statistics = {("statistic", column): op.b.value(sheet.env) for column, op in sheet.layout.statistics.items()}
+    fills, filled, unseen = {}, Counter(), Counter()
+
+    def fill(c):  # a missing value's fill, learned when the workbook was built
+        if c.name not in fills:
+            fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
+        return fills[c.name]
+    ids, values, envs = [], [], []
+    for table in source.chunks():
+        env = {**_new_rows(table, spec, fill, seen, filled, unseen), **statistics}
+        values.append(np.asarray(sheet.model.predict(feature_matrix(spec, env), sheet.W), float))
+        n = len(table)
+        ids += table.column(id_name).texts() if id_name else [str(i) for i in range(len(ids) + 1, len(ids) + n + 1)]
+        if keep_env:
+            envs.append(env)
+    values = np.concatenate(values)
+    labels = None
+    if spec.task == "binary":
+        negative, positive = spec.target_column.levels
+        labels = [positive if v > 0.5 else negative for v in values]
+    filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
+    unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
+    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled,
+                       unseen), _joined(envs) if keep_env else None
+
+
+def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: Counter) -> dict:
+    """A chunk's value columns, typed and filled, counting into `filled` and `unseen` what was filled and which
+    rows hold a level the workbook never saw."""
+    env = {}
+    for c in spec.features:
+        typed = type_column(table, c, spec.noun)
+        missing = missing_mask(typed)
+        if missing.any():
+            typed = typed.copy()
+            typed[missing] = fill(c)
+            filled[c.name] += int(missing.sum())
+        new = sum(m for v, m in Counter(typed.tolist()).items() if _key(v) not in seen[c.name]) \
+            if seen.get(c.name) else 0
+        if new:
+            unseen[c.name] += new
+        for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
+            env[label] = typed
+    n = len(table)
+    env["Ones"] = np.ones(n)
+    for column in value_columns(spec):
+        env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
+    return env
+
+
+def _joined(envs: list[dict]) -> dict:
+    """One env of consecutive chunks' envs: their columns end to end, the statistics as they are."""
+    return {k: np.concatenate([e[k] for e in envs]) if np.ndim(v) else v for k, v in envs[0].items()}
+
+
+def _key(v):
+    return v.lower() if isinstance(v, str) else v
+
+
+def _mode(env: dict, c, train: np.ndarray):
+    """A fill value from the rows the workbook holds, for a workbook whose spec kept none (xlnet 0.1)."""
+    counts = Counter(v for v in env[c.name][train].tolist())
+    top = max(counts.values())
+    return sorted(k for k, m in counts.items() if m == top)[0]
+
+
+def check_csv_out(out: str | Path, force: bool) -> None:
+    out = Path(out)
+    if out.exists() and not force:
+        raise XlnetError(f"{out} already exists; use --force to overwrite it, or --out to write elsewhere.")
+    if out.suffix.lower() in (".xlsx", ".xlsm"):
+        raise XlnetError(f"{out}: predictions are written as CSV; name a .csv file.")
+
+
+def write_predictions(predictions: Predictions, out: str | Path, *, proba: bool = False, force: bool = False) -> Path:
+    check_csv_out(out, force)
+    out = Path(out)
+    with replacing(out) as tmp:
+        tmp.write_text(predictions.csv_text(proba), encoding="utf-8")
+    return out

@@ -1,0 +1,92 @@
+"""Worker processes for work that splits into independent jobs (fits, reads): forked, so they inherit what they
+need without pickling it, and tied to their parent, so none outlives it."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import mmap
+import multiprocessing
+import multiprocessing.pool
+import os
+import signal
+from typing import Callable, Iterator, TypeVar
+
+T = TypeVar("T")
+PROGRESS_EVERY = 0.2  # seconds between looks at the workers' progress
+
+_job: Callable | None = None  # in a worker: the function it runs, inherited from its parent (see forked_map)
+
+
+def can_fork() -> bool:
+    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+
+@contextlib.contextmanager
+def workers_pool(n: int, job: Callable | None = None) -> Iterator[multiprocessing.pool.Pool]:
+    """A pool of n forked workers, killed (never orphaned) when the block ends, however it ends. `job`: what
+    `forked_map` runs in them."""
+    pool = multiprocessing.get_context("fork").Pool(n, initializer=_worker_start, initargs=(job,))
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
+               progress: Callable[[int], None] = lambda _: None) -> list[T]:
+    """job(i, count) for each i in `order`, a worker per core, results in `order`'s order. `count(steps)` reports
+    progress: each job counts into its own slot of memory shared with the parent, which passes the total on to
+    `progress` while it waits (no lock, and nothing for a signal to interrupt half-way)."""
+    slots = mmap.mmap(-1, 8 * (max(order, default=0) + 1))
+    counts = (ctypes.c_int64 * (len(slots) // 8)).from_buffer(slots)
+
+    def run(i: int) -> T:
+        def count(steps: int) -> None:
+            counts[i] += steps
+        return job(i, count)
+
+    outcomes: list[T] = []
+    reported = 0
+    with workers_pool(min(len(order), os.cpu_count() or 1), run) as pool:
+        results = pool.imap(_run_job, order)
+        while len(outcomes) < len(order):
+            with contextlib.suppress(multiprocessing.TimeoutError):
+                outcomes.append(results.next(timeout=PROGRESS_EVERY))
+            done = sum(counts)
+            progress(done - reported)
+            reported = done
+    return outcomes
+
+
+def _run_job(i: int):
+    return _job(i)
+
+
+def _worker_start(job: Callable | None) -> None:
+    """A worker dies with its parent (even on kill -9), leaves Ctrl-C to the parent, and uses one BLAS thread."""
+    global _job
+    _job = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+    one_blas_thread()
+
+
+def one_blas_thread() -> None:
+    """Two workers on two cores with two OpenBLAS threads each would fight; one thread each is faster."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "openblas" in line.lower() and ".so" in line}
+        for path in libs:
+            lib = ctypes.CDLL(path)
+            for symbol in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                           "openblas_set_num_threads"):
+                if hasattr(lib, symbol):
+                    getattr(lib, symbol)(1)
+                    break

@@ -1,0 +1,381 @@
+"""The column spec: what each CSV column is to the model, inferred from the data or given, kept in the workbook.
+
+Kinds: target, id (kept, never a feature), numeric, categorical, ignored. Transforms:
+numeric `scale` (divided by its largest absolute value, held in a cell above the
+column), `log` (LOG10(x+1), for right-skewed columns of values 0 or more) or `none`
+(the value as it is); categorical `dummies` (one 0/1 column per level, less one).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from xlnet.errors import XlnetError
+
+KINDS = ("target", "id", "numeric", "categorical", "ignored")
+TRANSFORMS = {"numeric": ("scale", "log", "none"), "categorical": ("dummies",)}
+MISSING_MARKERS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "?"})
+MISSING_CHOICES = ("drop", "mode", "median")
+LOSSES = ("mse", "logloss")
+OUTPUTS = ("dense", "sum")
+MAX_LEVELS = 20          # dummies per column at most; rarer levels are pooled with the baseline
+MIN_LEVEL_SHARE = 0.01   # a level rarer than this share of the rows is pooled
+FEW_WHOLE_VALUES = 10    # a whole-number column with at most this many values is categorical
+SKEW_FOR_LOG = 2.0       # a column of values >= 0 more skewed than this gets LOG10(x+1)
+POSITIVE_NAMES = ("1", "1.0", "true", "yes", "y", "t", "positive", "pos")
+
+
+@dataclass
+class Column:
+    name: str
+    kind: str
+    transform: str = ""
+    levels: list = field(default_factory=list)       # categorical: levels with a dummy; binary target: [neg, pos]
+    labels: list = field(default_factory=list)       # header of each dummy (or of the one transformed feature)
+    fill: object = None                              # what fills a missing value (learned from the training rows)
+    scale: str = "max"                               # scale: "max" (values >= 0) or "maxabs"
+    allowed: list | None = None                      # strict: the only values a cell may hold
+    integer: bool = False
+    minimum: float | None = None
+    missing_ok: bool = True
+    required: bool = True
+    note: str = ""                                   # why inference chose this
+    missing: int = 0                                 # missing values seen when the spec was made
+    distinct: int = 0
+
+    @property
+    def is_feature(self) -> bool:
+        return self.kind in ("numeric", "categorical")
+
+    @property
+    def is_text(self) -> bool:
+        return any(isinstance(v, str) for v in self.levels + (self.allowed or []))
+
+    def feature_labels(self) -> list[str]:
+        """Headers of the feature columns this column becomes."""
+        if self.labels:
+            return list(self.labels)
+        if self.kind == "categorical":
+            return [f"{self.name}_{level}" for level in self.levels]
+        return [{"scale": f"{self.name}_N", "log": f"log_{self.name}", "none": self.name}[self.transform]]
+
+
+@dataclass
+class Spec:
+    columns: list[Column]
+    target: str
+    task: str = "binary"             # binary or continuous
+    loss: str = "mse"
+    hidden: int = 2
+    missing: str = "drop"
+    preset: str = ""                 # the preset it came from ("lesson"), if any
+    raw_order: list[str] = field(default_factory=list)      # value columns on a model sheet
+    feature_order: list[str] = field(default_factory=list)  # columns in the order their features come
+    noun: str = "row"                # what a row is called in messages ("passenger" in the lesson)
+    scores_without_split: bool = True  # accuracy/R² cells without a validation set (xlnet 0.1 had none)
+    weight_decay: float | None = None  # the decay cell's starting value; None: no decay cell (the lesson's sheets)
+    output: str = "dense"            # the nets' output layer: "dense" (weights and a bias) or "sum" (the lesson's:
+                                     # the hidden units added, no parameters)
+
+    def __post_init__(self):
+        self.columns = [c if isinstance(c, Column) else Column(**c) for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def target_column(self) -> Column:
+        return self.column(self.target)
+
+    @property
+    def id_column(self) -> Column | None:
+        return next((c for c in self.columns if c.kind == "id"), None)
+
+    @property
+    def features(self) -> list[Column]:
+        order = self.feature_order or [c.name for c in self.columns if c.is_feature]
+        return [self.column(n) for n in order]
+
+    @property
+    def raw(self) -> list[str]:
+        """Columns a model sheet holds as values, before the features: the target, then what features derive from."""
+        return self.raw_order or [self.target] + [c.name for c in self.features if c.transform != "none"]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), separators=(",", ":"), default=_plain)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Spec":
+        known = {f.name for f in fields(cls)}
+        if "output" not in d and d.get("preset") == "lesson":  # written before the output layer was spec data
+            d = {**d, "output": "sum"}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def check(self, where: str = "the spec") -> None:
+        """One place that validates a spec, whoever made it."""
+        names = [c.name for c in self.columns]
+        if self.target not in names:
+            raise XlnetError(f"{where}: the target {self.target!r} is not a column; columns: {', '.join(names)[:200]}.")
+        for c in self.columns:
+            if c.kind not in KINDS:
+                raise XlnetError(f"{where}: column {c.name!r} has kind {c.kind!r}; it must be one of {', '.join(KINDS)}.")
+            if c.is_feature and c.transform not in TRANSFORMS[c.kind]:
+                raise XlnetError(f"{where}: column {c.name!r} ({c.kind}) has transform {c.transform!r}; "
+                                 f"it must be one of {', '.join(TRANSFORMS[c.kind])}.")
+        if not self.features:
+            raise XlnetError(f"{where}: no column is a feature; mark some numeric or categorical.")
+        if self.task not in ("binary", "continuous"):
+            raise XlnetError(f"{where}: task must be binary or continuous, not {self.task!r}.")
+        if self.loss not in LOSSES:
+            raise XlnetError(f"--loss must be one of {', '.join(LOSSES)}, not {self.loss!r}.")
+        if self.loss == "logloss" and self.task != "binary":
+            raise XlnetError(f"--loss logloss needs a binary target; {self.target!r} is continuous: use --loss mse.")
+        if not (isinstance(self.hidden, int) and 1 <= self.hidden <= 64):
+            raise XlnetError(f"--hidden must be a whole number from 1 to 64, not {self.hidden!r}.")
+        if self.weight_decay is not None and not (isinstance(self.weight_decay, (int, float))
+                                                   and 0 <= self.weight_decay < float("inf")):
+            raise XlnetError(f"{where}: weight_decay must be a number, 0 or more, not {self.weight_decay!r}.")
+        if self.output not in OUTPUTS:
+            raise XlnetError(f"{where}: output must be one of {', '.join(OUTPUTS)}, not {self.output!r}.")
+        if self.missing not in MISSING_CHOICES:
+            raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {self.missing!r}.")
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    raise TypeError(type(v))
+
+
+# --- Inference -------------------------------------------------------------------------------------------
+
+def parse_number(text: str) -> float | None:
+    """The number a CSV field holds, or None (not a number, or not finite)."""
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+class TypeTracker:
+    """What one column's values look like: each text present and its count, and how many are missing."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.missing = 0
+
+    def add(self, distinct: list[str], counts: np.ndarray) -> None:
+        """Rows of the column: its distinct texts there and how many rows hold each."""
+        for text, n in zip(distinct, counts.tolist()):
+            if text in MISSING_MARKERS:
+                self.missing += n
+            else:
+                self.counts[text] += n
+
+
+def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target: str, categorical=(),
+          numeric=(), log=(), ignore=(), id_column: str | None = None, positive: str | None = None,
+          missing: str = "drop", loss: str = "mse", hidden: int = 2, source: str = "the CSV") -> Spec:
+    """A spec from the data (each column's tracker over all `n_rows` rows): every choice overridable by the named
+    options."""
+    for option, names in (("--categorical", categorical), ("--numeric", numeric), ("--log", log),
+                          ("--ignore", ignore), ("--id", [id_column] if id_column else []), ("--target", [target])):
+        unknown = [n for n in names if n not in header]
+        if unknown:
+            raise XlnetError(f"{source}: {option} names {', '.join(map(repr, unknown))}, which is not a column; "
+                             f"the columns are: {', '.join(header)[:300]}.")
+    out = []
+    for name, tracker in zip(header, trackers):
+        out.append(_infer_column(name, tracker, n_rows, target=target, categorical=name in categorical,
+                                 numeric=name in numeric, log=name in log, ignore=name in ignore,
+                                 id_column=name == id_column, positive=positive, source=source))
+    if id_column is None:
+        ids = [c for c in out if c.kind == "id"]
+        for c in ids[1:]:
+            c.kind, c.note = "ignored", "another id-like column"
+    task = "binary" if out[header.index(target)].levels else "continuous"
+    spec = Spec(out, target, task=task, loss=loss, hidden=hidden, missing=missing, weight_decay=0.0)
+    spec.check(source)
+    return spec
+
+
+def _looks_like_id(name: str) -> bool:
+    return bool(re.fullmatch(r"(?i)(.*[_ ])?id|.*[a-z]Id|id[_ ].*|.*_ID", name))
+
+
+def _infer_column(name: str, t: TypeTracker, n_rows: int, *, target: bool, categorical: bool, numeric: bool,
+                  log: bool, ignore: bool, id_column: bool, positive: str | None, source: str) -> Column:
+    present = n_rows - t.missing
+    numbers = {text: parse_number(text) for text in t.counts}
+    all_numbers = present > 0 and all(v is not None for v in numbers.values())
+    distinct = len(t.counts)
+    col = Column(name, "ignored", missing=t.missing, distinct=distinct)
+    if name == target:
+        return _infer_target(col, t, numbers, all_numbers, positive, source)
+    if ignore:
+        col.note = "--ignore"
+        return col
+    if id_column:
+        col.kind, col.note = "id", "--id"
+        return col
+    if present == 0:
+        col.note = "every value is missing"
+        return col
+    if distinct == 1 and not (categorical or numeric):
+        col.note = "one value only"
+        return col
+    if t.missing > 0.5 * n_rows and not (categorical or numeric or log):
+        col.note = f"{t.missing} of {n_rows} values missing"
+        return col
+    whole = all_numbers and all(float(v).is_integer() for v in numbers.values())
+    if _looks_like_id(name) and distinct == present and (whole or not all_numbers) and not (categorical or numeric):
+        col.kind, col.note = "id", "named like an id, every value distinct"
+        return col
+    if (numeric or log) and not all_numbers:
+        bad = next(text for text, v in numbers.items() if v is None)
+        raise XlnetError(f"{source}: column {name}: {bad[:40]!r} is not a number, so it cannot be "
+                         f"{'--log' if log else '--numeric'}.")
+    if all_numbers and not categorical and (numeric or log or not (whole and distinct <= FEW_WHOLE_VALUES)):
+        values = np.repeat(np.array([numbers[k] for k in t.counts]), [t.counts[k] for k in t.counts])
+        col.kind = "numeric"
+        skew = _skewness(values)
+        if log or (not numeric and values.min() >= 0 and skew > SKEW_FOR_LOG):
+            if values.min() < 0:
+                raise XlnetError(f"{source}: column {name} has negative values, so LOG10(x+1) is not defined; "
+                                 "leave it to --numeric.")
+            col.transform, col.note = "log", ("--log" if log else f"values >= 0, skewness {skew:.1f} > {SKEW_FOR_LOG:g}")
+            col.minimum = 0.0
+        else:
+            col.transform = "scale"
+            col.scale = "max" if values.min() >= 0 else "maxabs"
+            col.note = "--numeric" if numeric else ("numbers" if not whole else f"{distinct} whole-number values")
+        return col
+    if not categorical and distinct > MAX_LEVELS and distinct > 0.5 * present:
+        col.note = f"text, {distinct} distinct values of {present}: free text or a code"
+        return col
+    col.kind, col.transform = "categorical", "dummies"
+    key = (lambda text: numbers[text]) if all_numbers else str
+    merged: Counter = Counter()
+    spelling: dict = {}
+    for text, count in t.counts.items():
+        k = key(text) if all_numbers else text.lower()
+        merged[k] += count
+        spelling.setdefault(k, Counter())[text] += count
+    ranked = sorted(merged, key=lambda k: (-merged[k], str(k)))
+    kept = [k for k in ranked if merged[k] >= max(2, MIN_LEVEL_SHARE * present)][:MAX_LEVELS]
+    pooled = len(ranked) - len(kept)
+    if not pooled and kept:
+        kept = kept[:-1]  # the rarest level is the baseline: n-1 dummies
+    levels = [(_as_level(k) if all_numbers else spelling[k].most_common(1)[0][0]) for k in kept]
+    col.levels = levels
+    col.note = ("--categorical" if categorical else ("few whole numbers" if all_numbers else "text")) + (
+        f"; {pooled} rare level{'s' if pooled != 1 else ''} pooled with the baseline" if pooled else
+        f"; baseline {_as_level(ranked[-1]) if all_numbers else spelling[ranked[-1]].most_common(1)[0][0]!r}")
+    if not levels:
+        col.kind, col.transform, col.note = "ignored", "", "no level common enough for a dummy"
+    return col
+
+
+def _as_level(x: float):
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _infer_target(col: Column, t: TypeTracker, numbers: dict, all_numbers: bool, positive: str | None,
+                  source: str) -> Column:
+    col.kind, col.missing_ok = "target", True
+    present = [text for text in t.counts]
+    if not present:
+        raise XlnetError(f"{source}: the target {col.name} has no values.")
+    if positive is not None:
+        if positive not in t.counts:
+            raise XlnetError(f"{source}: --positive {positive!r} is not a value of {col.name}; its values include "
+                             f"{', '.join(list(t.counts)[:10])}.")
+    if len(t.counts) == 2 or positive is not None:
+        levels = sorted(t.counts, key=lambda s: (numbers.get(s) is None, numbers.get(s) or 0, s))
+        pos = positive or next((s for s in levels if s.lower() in POSITIVE_NAMES), levels[-1])
+        neg = [s for s in levels if s != pos]
+        col.levels = [_typed(neg[0] if len(neg) == 1 else "other", all_numbers), _typed(pos, all_numbers)]
+        col.note = f"binary: 1 = {pos}" + (f" (rest: {len(neg)} values)" if len(neg) > 1 else "")
+        return col
+    if not all_numbers:
+        raise XlnetError(f"{source}: the target {col.name} has {len(t.counts)} text values; xlnet models a binary "
+                         "or a numeric target: name the level to predict with --positive LEVEL.")
+    col.note = "numbers: continuous"
+    return col
+
+
+def _typed(text: str, number: bool):
+    x = parse_number(text) if number else None
+    return text if x is None else _as_level(x)
+
+
+def _skewness(x: np.ndarray) -> float:
+    sd = x.std()
+    return 0.0 if sd == 0 else float(((x - x.mean()) ** 3).mean() / sd ** 3)
+
+
+# --- Spec files ------------------------------------------------------------------------------------------
+
+def read_spec_file(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise XlnetError(f"{path}: not a valid TOML spec ({e}).") from None
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def spec_toml(spec: Spec) -> str:
+    """The spec as a TOML file `xlnet build --spec` reads back."""
+    lines = ["# xlnet column spec: edit kinds and transforms, then `xlnet build DATA.csv --spec THIS.toml`",
+             f"target = {_toml_value(spec.target)}", f"task = {_toml_value(spec.task)}",
+             f"loss = {_toml_value(spec.loss)}", f"hidden = {spec.hidden}", f"missing = {_toml_value(spec.missing)}",
+             f"weight_decay = {_toml_value(spec.weight_decay or 0.0)}", ""]
+    for c in spec.columns:
+        lines.append("[[columns]]")
+        for key in ("name", "kind", "transform", "levels", "scale", "note"):
+            value = getattr(c, key)
+            if value not in ("", [], None) and not (key == "scale" and c.transform != "scale"):
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def spec_from_file(d: dict, header: list[str], source: str) -> Spec:
+    """A spec file's columns, checked against the CSV's header; columns it does not name are ignored."""
+    known = {f.name for f in fields(Column)}
+    given = {}
+    for i, c in enumerate(d.get("columns", [])):
+        if not isinstance(c, dict) or "name" not in c or "kind" not in c:
+            raise XlnetError(f"{source}: columns entry {i + 1} needs a name and a kind.")
+        given[c["name"]] = Column(**{k: v for k, v in c.items() if k in known})
+    missing = [n for n in given if n not in header]
+    if missing:
+        raise XlnetError(f"{source}: the spec names {', '.join(missing)}, which the CSV does not have.")
+    columns = [given.get(n) or Column(n, "ignored", note="not in the spec") for n in header]
+    spec = Spec(columns, d.get("target", ""), task=d.get("task", "binary"), loss=d.get("loss", "mse"),
+                hidden=d.get("hidden", 2), missing=d.get("missing", "drop"), weight_decay=d.get("weight_decay", 0.0))
+    spec.check(source)
+    return spec

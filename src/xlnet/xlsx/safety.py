@@ -1,0 +1,215 @@
+"""Vetting a package before it is parsed, and writing files so that a failure never loses one.
+
+A write goes to a temporary file beside the target (named after this process, so
+a leftover of a killed run is recognised and removed by the next), is fsynced,
+takes the target's mode and owner, and is renamed over it; the folder is fsynced
+after. Writers of one workbook serialise on an advisory lock on the workbook.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import signal
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import XlnetError
+
+MAX_RATIO = 200        # how much one part may expand; honest sheets stay under 30
+SMALL_PART = 1 << 20   # parts under this may expand more (tiny XML compresses well)
+PROLOG_BYTES = 1 << 16  # where an XML part's DTD would have to be
+TEMP = re.compile(r"^\.(?P<name>.+)\.xlnet-(?P<pid>\d+)\.tmp$")
+
+
+def check_package(path: Path) -> None:
+    """Refuse a file that is not a zip, a zip bomb, or XML that declares entities (an entity bomb: some
+    parsers resolve them), before anything is unpacked or parsed."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = z.infolist()
+            total = sum(p.file_size for p in parts)
+            packed = sum(p.compress_size for p in parts)
+            swollen = [p.filename for p in parts
+                       if p.file_size > SMALL_PART and p.file_size > MAX_RATIO * p.compress_size]
+            if swollen or total > SMALL_PART and total > MAX_RATIO * packed:
+                raise XlnetError(f"{path}: refused: it would unpack to {total:,} bytes"
+                                 + (f" ({swollen[0]} expands over {MAX_RATIO} times)" if swollen else "")
+                                 + "; this is not a workbook xlnet made.")
+            for part in parts:
+                if part.filename.endswith((".xml", ".rels", ".vml")):
+                    with z.open(part) as f:
+                        head = f.read(PROLOG_BYTES)
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise XlnetError(f"{path}: refused: {part.filename} declares a DTD or entities, which "
+                                         "no workbook needs; the file was crafted or corrupted.")
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile):
+        raise XlnetError(f"{path}: not an .xlsx workbook (not a zip file); "
+                         "make one with `xlnet build` or save it from Excel as .xlsx.") from None
+    except OSError as e:
+        raise os_error(path, e, "read") from None
+
+
+def os_error(path: Path, e: OSError, doing: str) -> XlnetError:
+    """One line for what the OS refused: the path, the cause and what to do."""
+    hint = {errno.ENOSPC: "free some space or write elsewhere with --out",
+            errno.EDQUOT: "free some space or write elsewhere with --out",
+            errno.EROFS: "write elsewhere with --out", errno.EACCES: "check its permissions or use --out",
+            errno.EPERM: "check its permissions or use --out", errno.ENOENT: "check the path",
+            errno.EISDIR: "name a file, not a folder", errno.ENOTDIR: "check the path"}.get(e.errno, "")
+    return XlnetError(f"{path}: cannot {doing} it ({e.strerror or e})" + (f"; {hint}." if hint else "."))
+
+
+def check_new_workbook(out: Path, force: bool) -> None:
+    """`out` can take a new .xlsx workbook: never a folder, and an existing file only with --force."""
+    if out.suffix.lower() != ".xlsx" or out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+        raise XlnetError(f"{out} is not a path an .xlsx workbook can be written to; choose another --out.")
+    if out.exists() and not force:
+        raise XlnetError(f"{out} already exists and may hold your Solver results; "
+                         "use --force to overwrite it, or --out to write elsewhere.")
+
+
+def check_not_open(path: Path) -> None:
+    """Excel's `~$NAME` and LibreOffice's `.~lock.NAME#` say another program has the workbook open."""
+    for lock in (path.with_name("~$" + path.name), path.with_name(f".~lock.{path.name}#")):
+        if lock.exists():
+            app = "Excel" if lock.name.startswith("~$") else "LibreOffice"
+            raise XlnetError(f"{path} looks open in {app} ({lock.name} is beside it); close it and try again, "
+                             "or write to another file with --out.")
+
+
+def target_of(path: Path) -> Path:
+    """Where a write to `path` lands: through symlinks to the real file, which must not have other names."""
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise XlnetError(f"{path}: it is a folder; name a workbook file.")
+    try:
+        links = real.stat().st_nlink
+    except FileNotFoundError:
+        return real
+    except OSError as e:
+        raise os_error(path, e, "write") from None
+    if links > 1:
+        raise XlnetError(f"{path}: it has {links} hard links; an atomic save would leave the other names with the "
+                         "old workbook, so xlnet does not write it. Write elsewhere with --out, or remove the "
+                         "other links.")
+    return real
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Temporary files of killed xlnet runs beside `target` (their process is gone)."""
+    try:
+        for p in target.parent.iterdir():
+            m = TEMP.match(p.name)
+            if m and m["name"] == target.name and not _alive(int(m["pid"])):
+                p.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path to write; on success it replaces `path` (through symlinks), keeping mode and owner."""
+    path = Path(path)
+    target = target_of(path)
+    if not target.parent.is_dir():
+        raise XlnetError(f"{path}: the folder {target.parent} does not exist; create it or choose another --out.")
+    remove_stale_temps(target)
+    tmp = target.with_name(f".{target.name}.xlnet-{os.getpid()}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        try:
+            st = target.stat()
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        else:
+            os.chmod(tmp, st.st_mode & 0o7777)
+            with contextlib.suppress(OSError):
+                os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise os_error(path, e, "write") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def exclusive(path: str | Path) -> Iterator[None]:
+    """Hold an advisory lock on the workbook while it is read and rewritten: a second writer waits.
+
+    The lock is on the file itself; since a write replaces the file, a waiter that wakes up
+    holding the lock of a file that is no longer at `path` locks the new one instead.
+    """
+    target = Path(os.path.realpath(path))
+    while True:
+        try:
+            fd = os.open(target, os.O_RDONLY)
+        except FileNotFoundError:
+            yield  # nothing to serialise on yet
+            return
+        except OSError as e:
+            raise os_error(Path(path), e, "open") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(target).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield
+                return
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: temporary files are removed on the way out."""
+
+
+@contextlib.contextmanager
+def terminate_like_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM ends it as Ctrl-C does (cleaning up); a process forked meanwhile just exits."""
+    owner = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != owner:
+            os._exit(128 + signum)
+        raise Terminated()
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,3 +1,0 @@
-from .cli import cli
-
-cli(prog_name="xlnet")
