@@ -17,7 +17,6 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "penguins.csv").write_bytes((ROOT / "data" / "penguins.csv").read_bytes())
     scope: dict = {}
-    pytest.importorskip("pandas")
     code = code.replace('fit_workbook("penguins.xlsx")', 'fit_workbook("penguins.xlsx", restarts=4, epochs=20)')
     code = code.replace('cross_validate("penguins.xlsx", 5)', 'cross_validate("penguins.xlsx", 3, restarts=2, '
                                                                   'epochs=5)')
