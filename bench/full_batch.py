@@ -1,4 +1,4 @@
-"""The nets' fits at scale against the issue's yardstick: a 100-restart full-batch fit.
+"""The nets' fits at scale against a yardstick: a 100-restart full-batch fit.
 
     python bench/full_batch.py WORKBOOK.xlsx [--sheets nnet mmult] [--seed 0] [--xlnet-only]
 
@@ -15,7 +15,7 @@ import time
 from xlnet.fitting import estimator
 from xlnet.dataset import open_package, read_sheets
 from xlnet.fitting.estimator import GradientFit
-from xlnet.fitting.workers import one_blas_thread
+from xlnet.workers import one_blas_thread
 
 
 def fit(sheet, screened: bool, seed: int) -> tuple[float, float]:

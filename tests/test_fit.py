@@ -245,7 +245,8 @@ def test_on_very_many_rows_every_restart_is_finished_on_a_middle_sample_first(le
 def test_progress_moves_while_the_sheets_are_fitted_and_ends_at_its_total(tmp_path, monkeypatch, side_by_side):
     """The bar hears from the fits as they run (side by side: the workers' shared count, read every
     PROGRESS_EVERY seconds), not once a sheet, and its steps add up to the total it was told to expect."""
-    from xlnet.fitting import service, workers
+    from xlnet import workers
+    from xlnet.fitting import service
     monkeypatch.setattr(workers, "PROGRESS_EVERY", 0.01)
     if not side_by_side:
         monkeypatch.setattr(service, "can_fork", lambda: False)

@@ -10,10 +10,10 @@ from xlnet.errors import XlnetError
 from xlnet.model.features import feature_matrix, features, statistics, value_columns
 from xlnet.model.net import Scores, build_models, starting_params
 from xlnet.model.spec import MISSING_CHOICES, Spec
+from xlnet.presets import lesson
 from xlnet.table.cleaning import Cleaning, target_values
 from xlnet.table.reading import (Frame, Spooled, Survey, check_valid_pct, set_names, table_from_frame, type_table,
                                  validation_mask)
-from xlnet.presets import lesson
 from xlnet.table.specs import infers, make_spec, preset_for, source_for
 from xlnet.workbook.layout import MAX_ROWS
 from xlnet.workbook.writing import DataSheet, ModelSheets, write_spec_sheet

@@ -7,8 +7,8 @@ from typing import Callable
 import numpy as np
 
 from xlnet.errors import XlnetError
-from xlnet.model.net import Model
 from xlnet.fitting.optim import adam, keep_freed_memory, lbfgs, newton_step
+from xlnet.model.net import Model
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
 CELLS_IN_CACHE = 1 << 18  # restarts x rows per call on many rows, for the same reason

@@ -17,7 +17,7 @@ import numpy as np
 
 from xlnet.errors import XlnetError
 from xlnet.fitting.estimator import GradientFit
-from xlnet.fitting.workers import can_fork, forked_map
+from xlnet.workers import can_fork, forked_map
 from xlnet.model.net import Model, solver_target
 from xlnet.workbook.layout import FIRST_ROW
 from xlnet.workbook.sheet_data import SheetData

@@ -31,6 +31,23 @@ class Cells(Protocol):
     def summary_cell(self, name: str) -> str: ...
 
 
+def array_runs(columns: tuple[tuple[str, "Op"], ...], at: Cells) -> list[tuple[tuple[str, ...], str]]:
+    """The array formulas of these columns: (the columns one fills, its formula text) for each run of consecutive
+    array columns with the same formula (an MMULT fills a column per unit)."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    names: list[str] = []
+    text = None
+    for name, op in tuple(columns) + ((None, None),):
+        this = op.formula(at) if op is not None and getattr(op, "array", False) else None
+        if names and this != text:
+            out.append((tuple(names), text))
+            names = []
+        if this is not None:
+            names.append(name)
+            text = this
+    return out
+
+
 def _add_grad(grads: dict, name: str, g: np.ndarray) -> None:
     grads[name] = grads[name] + g if name in grads else g
 

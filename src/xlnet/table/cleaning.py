@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xlnet.table.reading import Frame
 from xlnet.errors import XlnetError
 from xlnet.model.spec import Spec
+from xlnet.table.reading import Frame
 
 MERGE_AT = 1 << 16  # distinct numbers a tally gathers before it merges its chunks' counts
 

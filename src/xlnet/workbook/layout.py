@@ -10,8 +10,8 @@ from __future__ import annotations
 import zlib
 
 from xlnet.model.features import features, value_columns
-from xlnet.model.ops import Max, Op
 from xlnet.model.net import Model
+from xlnet.model.ops import Max, Op, array_runs
 from xlnet.model.spec import Spec
 from xlnet.xlsx.read import letters as letter
 
@@ -186,17 +186,8 @@ class SheetLayout:
 
     def _array_formulas(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """The sheet's array formulas: (range, formula, the columns it fills), one per run of array columns."""
-        out, run = [], []
-        for name, op in self.model.columns + ((None, None),):
-            text = op.formula(self.at_row(FIRST_ROW)) if op is not None and getattr(op, "array", False) else None
-            if run and text != run[0][1]:
-                names = tuple(n for n, _ in run)
-                rng = f"{letter(self.col[names[0]])}{FIRST_ROW}:{letter(self.col[names[-1]])}{self.last_row}"
-                out.append((rng, "=" + run[0][1], names))
-                run = []
-            if text is not None:
-                run.append((name, text))
-        return out
+        return [(f"{letter(self.col[names[0]])}{FIRST_ROW}:{letter(self.col[names[-1]])}{self.last_row}",
+                 "=" + text, names) for names, text in array_runs(self.model.columns, self.at_row(FIRST_ROW))]
 
     @property
     def col_numbers(self) -> set[int]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from xlnet.workbook.sheet_data import SheetData
-from xlnet.workbook.layout import HEADER_ROW, TITLE_ROW, SheetLayout, absolute
 from xlnet.model.net import SHEETS
+from xlnet.model.ops import array_runs
+from xlnet.workbook.layout import HEADER_ROW, TITLE_ROW, SheetLayout, absolute
+from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx import parts
 from xlnet.xlsx.parts import Formula, Style
 from xlnet.xlsx.patch import Patch
@@ -69,84 +70,84 @@ class PredictCells:
         return parts.sheet_ref(self.model_sheet.model.name, self.model_sheet.param_span(block, start, stop))
 
 
+class PredictLayout:
+    """Where things are on the predict sheet: the id, the raw values and the features of the new rows, then each
+    model's columns (all but its loss) after a gap."""
+
+    def __init__(self, sheets: dict[str, SheetData], id_name: str, n: int):
+        self.sheets, self.n = sheets, n
+        self.stats = stats = sheets["linear"].layout
+        raw = [c for c in stats.values if c != stats.spec.target and c not in stats.feature_names]
+        self.values = [id_name] + raw + [c for c in stats.values if c in stats.feature_names]
+        self.col = {name: i + 1 for i, name in enumerate(dict.fromkeys([id_name] + raw + list(stats.feature_names)))}
+        next_col = len(self.col) + 2
+        for model in SHEETS:
+            for column in self.model_columns(model):
+                self.col[f"{model} {column}"] = next_col
+                next_col += 1
+            next_col += 1
+
+    def model_columns(self, model: str) -> list[str]:
+        return [name for name in self.sheets[model].model.column_names if name != "Loss"]
+
+    def cells(self, model: str) -> PredictCells:
+        """The Cells protocol of one model's columns."""
+        return PredictCells(self.col, self.n, self.sheets[model].layout, self.stats, model, self.stats.feature_names)
+
+    def prediction(self, model: str) -> tuple[int, int]:
+        """(column, first row) of a model's prediction."""
+        return self.col[f"{model} {self.sheets[model].model.prediction}"], FIRST
+
+
 def write_predict_sheet(patch: Patch, sheets: dict[str, SheetData], env: dict, ids: list[str], id_name: str) -> str:
     """Add or replace xlnet's predict sheet; returns its name."""
-    spec = sheets["linear"].spec
-    stats = sheets["linear"].layout
-    n = len(ids)
-    raw = [c for c in stats.values if c != spec.target and c not in stats.feature_names]
-    values = [id_name] + raw + [c for c in stats.values if c in stats.feature_names]
-    names = [id_name] + raw + list(stats.feature_names)
-    col = {name: i + 1 for i, name in enumerate(dict.fromkeys(names))}
-    cells_of = {}
-    next_col = len(col) + 2
-    for model in SHEETS:
-        sheet = sheets[model]
-        for column in sheet.model.column_names:
-            if column == "Loss":
-                continue
-            col[f"{model} {column}"] = next_col
-            next_col += 1
-        next_col += 1
-        cells_of[model] = PredictCells(col, n, sheet.layout, stats, model, stats.feature_names)
+    at = PredictLayout(sheets, id_name, len(ids))
     name = patch.owned_sheet("predict") or patch.add_sheet("predict", "predict")
     sheet_xml = parts.SheetXML(patch.strings, patch.styles, freeze_row=HEADER_ROW)
-    sheet_xml.put(TITLE_ROW, 1, "New rows and each model's prediction, as live formulas over the model sheets' "
-                                "parameters and the linear sheet's statistics", Style(bold=True))
-    for header, c in col.items():
-        sheet_xml.put(HEADER_ROW, c, header, HEAD)
-        sheet_xml.widths[c] = max(9, len(header) + 2)
+    _titles(sheet_xml, at)
+    data = {column: (ids if column == id_name else env[column]) for column in at.values}
+    for i in range(at.n):
+        _row(sheet_xml, at, FIRST + i, {column: data[column][i] for column in at.values})
     for model in SHEETS:
-        c = col[f"{model} {sheets[model].model.prediction}"]
-        sheet_xml.put(TITLE_ROW + 1, c, f"{model}'s prediction", Style(bold=True))
-    data = {column: (ids if column == id_name else env[column]) for column in values}
-    for i in range(n):
-        r = FIRST + i
-        for column in values:
-            v = data[column][i]
-            v = v.item() if isinstance(v, np.generic) else v
-            sheet_xml.put(r, col[column], v, VALUE)
-        cells = cells_of["linear"].at_row(r)
-        for feature, op in stats.features:
-            if op is not None:
-                sheet_xml.put(r, col[feature], Formula("=" + op.formula(cells)), COMPUTED)
-        for model in SHEETS:
-            cells = cells_of[model].at_row(r)
-            m = sheets[model].model
-            for column, op in m.columns:
-                if column == "Loss":
-                    continue
-                style = PREDICTION if column == m.prediction else COMPUTED
-                if getattr(op, "array", False):
-                    sheet_xml.put(r, col[f"{model} {column}"], None, style)
-                    continue
-                sheet_xml.put(r, col[f"{model} {column}"], Formula("=" + op.formula(cells)), style)
-    for model in SHEETS:
-        cells = cells_of[model].at_row(FIRST)
-        m = sheets[model].model
-        run: list[tuple[str, str]] = []
-        for column, op in list(m.columns) + [(None, None)]:
-            text = op.formula(cells) if op is not None and getattr(op, "array", False) else None
-            if run and text != run[0][1]:
-                first, last = (letters(col[f"{model} {run[k][0]}"]) for k in (0, -1))
-                sheet_xml.put(FIRST, col[f"{model} {run[0][0]}"],
-                              Formula("=" + run[0][1], f"{first}{FIRST}:{last}{FIRST + n - 1}"), COMPUTED)
-                run = []
-            if text is not None:
-                run.append((column, text))
+        for names, text in array_runs(sheets[model].model.columns, at.cells(model).at_row(FIRST)):
+            first, last = (letters(at.col[f"{model} {column}"]) for column in (names[0], names[-1]))
+            sheet_xml.put(FIRST, at.col[f"{model} {names[0]}"],
+                          Formula("=" + text, f"{first}{FIRST}:{last}{FIRST + at.n - 1}"), COMPUTED)
     patch.set_sheet(name, sheet_xml.xml())
     return name
 
 
+def _titles(sheet_xml: parts.SheetXML, at: PredictLayout) -> None:
+    sheet_xml.put(TITLE_ROW, 1, "New rows and each model's prediction, as live formulas over the model sheets' "
+                                "parameters and the linear sheet's statistics", Style(bold=True))
+    for header, c in at.col.items():
+        sheet_xml.put(HEADER_ROW, c, header, HEAD)
+        sheet_xml.widths[c] = max(9, len(header) + 2)
+    for model in SHEETS:
+        sheet_xml.put(TITLE_ROW + 1, at.prediction(model)[0], f"{model}'s prediction", Style(bold=True))
+
+
+def _row(sheet_xml: parts.SheetXML, at: PredictLayout, r: int, values: dict) -> None:
+    """One new row: its values, its features over the linear sheet's statistics, and each model's columns (an
+    array formula's cells are left to its top-left one)."""
+    for column, v in values.items():
+        sheet_xml.put(r, at.col[column], v.item() if isinstance(v, np.generic) else v, VALUE)
+    cells = at.cells("linear").at_row(r)
+    for feature, op in at.stats.features:
+        if op is not None:
+            sheet_xml.put(r, at.col[feature], Formula("=" + op.formula(cells)), COMPUTED)
+    for model in SHEETS:
+        cells = at.cells(model).at_row(r)
+        m = at.sheets[model].model
+        for column, op in m.columns:
+            if column == "Loss":
+                continue
+            style = PREDICTION if column == m.prediction else COMPUTED
+            formula = None if getattr(op, "array", False) else Formula("=" + op.formula(cells))
+            sheet_xml.put(r, at.col[f"{model} {column}"], formula, style)
+
+
 def predict_columns(sheets: dict[str, SheetData]) -> dict[str, tuple[int, int]]:
     """(column, first row) of each model's prediction on the predict sheet, as write_predict_sheet places them."""
-    stats = sheets["linear"].layout
-    raw = [c for c in stats.values if c != sheets["linear"].spec.target and c not in stats.feature_names]
-    c = 1 + len(raw) + len(stats.feature_names) + 2
-    out = {}
-    for model in SHEETS:
-        m = sheets[model].model
-        columns = [name for name in m.column_names if name != "Loss"]
-        out[model] = (c + columns.index(m.prediction), FIRST)
-        c += len(columns) + 1
-    return out
+    at = PredictLayout(sheets, "id", 0)
+    return {model: at.prediction(model) for model in SHEETS}

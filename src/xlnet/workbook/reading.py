@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from xlnet.errors import XlnetError
-from xlnet.fitting.workers import can_fork, workers_pool
+from xlnet.workers import can_fork, workers_pool
 from xlnet.model.features import features
 from xlnet.model.net import SHEETS, Model, build_model
 from xlnet.model.spec import Spec

@@ -9,10 +9,10 @@ import zlib
 
 import numpy as np
 
-from xlnet.table.reading import Table, TextColumn, pointed
-from xlnet.workbook.layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
 from xlnet.model.net import Model
 from xlnet.model.spec import Spec, parse_number
+from xlnet.table.reading import Table, TextColumn, pointed
+from xlnet.workbook.layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
 from xlnet.xlsx.parts import OPEN, ROW_MARK, Formula, RowTemplate, Style, sheet_ref, value_tail, value_tails
 from xlnet.xlsx.read import letters as letter
 from xlnet.xlsx.write import Writer
