@@ -23,6 +23,7 @@ from sklearn.neural_network import MLPClassifier
 
 from xlnet.commands.build import build
 from xlnet.commands.cv import cross_validate, folds
+from xlnet.workbook.book import Workbook
 
 
 def main() -> None:
@@ -34,9 +35,8 @@ def main() -> None:
         start = time.perf_counter()
         xlnet = cross_validate(path, args.folds, random_state=0)
         t_x = time.perf_counter() - start
-        from xlnet.dataset import open_package, read_sheet
-        with open_package(path) as pkg:
-            sheet = read_sheet(pkg, "linear")
+        with Workbook.open(path) as book:
+            sheet, = book.sheets(["linear"])
     X, y = sheet.X, sheet.y
     parts = folds(len(y), args.folds, 0)
     peers = {"LogisticRegression": lambda: LogisticRegression(C=np.inf, fit_intercept=False, max_iter=5000),

@@ -19,10 +19,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 from xlnet.commands.build import build
-from xlnet.dataset import open_package, read_sheet
 from xlnet.fitting.estimator import GradientFit
 from xlnet.model.net import SHEETS
 from xlnet.fitting.optim import keep_freed_memory
+from xlnet.workbook.book import Workbook
 
 
 def scipy_lbfgs(model, X, y, starts):
@@ -43,12 +43,13 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = build(out=Path(tmp) / "t.xlsx").out
-        pkg = open_package(path)
+        with Workbook.open(path) as book:
+            sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
         keep_freed_memory()  # as xlnet's fit does, for both
         print(f"{'sheet':<7}{'seed':>5}{'xlnet loss':>14}{'s':>7}{'scipy loss':>14}{'s':>7}"
               f"{'loss ratio':>11}{'time ratio':>11}")
         for name in SHEETS:
-            sheet = read_sheet(pkg, name)
+            sheet = sheets[name]
             model, X, y = sheet.model, sheet.X, sheet.y
             for seed in range(args.seeds):
                 t = time.perf_counter()

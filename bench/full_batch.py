@@ -13,8 +13,8 @@ import argparse
 import time
 
 from xlnet.fitting import estimator
-from xlnet.dataset import open_package, read_sheets
 from xlnet.fitting.estimator import GradientFit
+from xlnet.workbook.book import Workbook
 from xlnet.workers import one_blas_thread
 
 
@@ -38,8 +38,8 @@ def main() -> None:
     ap.add_argument("--xlnet-only", action="store_true")
     args = ap.parse_args()
     one_blas_thread()
-    with open_package(args.workbook) as pkg:
-        sheets = read_sheets(pkg, tuple(args.sheets))
+    with Workbook.open(args.workbook) as book:
+        sheets = book.sheets(tuple(args.sheets))
     print(f"{'sheet':<7}{'rows':>9}{'xlnet loss':>15}{'s':>8}{'full-batch loss':>17}{'s':>8}{'loss ratio':>12}")
     for sheet in sheets:
         loss, seconds = fit(sheet, True, args.seed)

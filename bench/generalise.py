@@ -30,9 +30,9 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from xlnet.commands.build import build
 from xlnet.commands.cv import folds, score
-from xlnet.dataset import open_package, read_sheet
 from xlnet.commands.fit import fit_workbook
 from xlnet.commands.predict import predict_csv
+from xlnet.workbook.book import Workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = {
@@ -97,8 +97,8 @@ def run(name: str, k: int, tmp: Path) -> None:
                 results.setdefault(label + ("" if model is None else ", nnet"), []).append(
                     score(task, predicted, y_all[held]))
             seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
-        with open_package(book) as pkg:  # the same feature matrix for scikit-learn
-            sheet = read_sheet(pkg, "linear")
+        with Workbook.open(book) as opened:  # the same feature matrix for scikit-learn
+            sheet, = opened.sheets(["linear"])
         X, y = sheet.X, sheet.y
         Xh = predict_features(book, test_csv, id_col or "row")
         peers = {"scikit-learn MLP (alpha 1e-4)": (MLPClassifier if task == "binary" else MLPRegressor)(

@@ -24,8 +24,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
 from xlnet.commands.build import build
-from xlnet.dataset import open_package, read_sheet
 from xlnet.fitting.estimator import GradientFit
+from xlnet.workbook.book import Workbook
 
 FAIR = Path(__file__).resolve().parent.parent / "data" / "fair.csv"
 
@@ -43,8 +43,8 @@ def run(task: str, hidden: int, tmp: Path) -> None:
     options = (dict(target="had_affair", ignore=("affairs",), loss="logloss") if task == "binary"
                else dict(target="affairs", ignore=("had_affair",)))
     path = build(FAIR, tmp / f"{task}.xlsx", hidden=hidden, valid_pct=0.2, seed=0, **options).out
-    with open_package(path) as pkg:
-        sheets = {name: read_sheet(pkg, name) for name in ("linear", "nnet")}
+    with Workbook.open(path) as book:
+        sheets = dict(zip(("linear", "nnet"), book.sheets(("linear", "nnet"))))
     train = sheets["linear"].sets == "train"
     X, y = sheets["linear"].X, sheets["linear"].y
     Xt, yt, Xv, yv = X[train], y[train], X[~train], y[~train]

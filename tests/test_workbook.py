@@ -31,6 +31,10 @@ def check_against_numpy(path, libreoffice, tmp_path):
         for app, values in apps.items():
             ws = values[name]
             for column in model.column_names:
+                if column == model.prediction and sheet.spec.classes:  # the class, by its label: exactly
+                    got = [ws.cell(FIRST_ROW + i, at.col[column]).value for i in range(n)]
+                    assert got == [sheet.spec.classes[int(k)] for k in expected[column]], (app, name, column)
+                    continue
                 got = column_values(ws, at.col[column], FIRST_ROW, n)
                 # Relative 1e-12; an entry that cancels to near zero (a sum of larger terms) is held to 1e-12 of
                 # the column's scale instead, since the apps and numpy add in different orders.

@@ -12,6 +12,8 @@ from xlnet.errors import XlnetError
 from xlnet.model.net import SHEETS, solver_target
 from xlnet.xlsx.safety import terminate_like_interrupt
 
+EXCEL_SOLVER_CELLS = 200  # variable cells Excel's own Solver accepts
+
 
 def reports_errors(f):
     @functools.wraps(f)
@@ -42,10 +44,14 @@ def spec_options(f):
         click.option("--log", help="Numeric columns to transform as LOG10(x+1)."),
         click.option("--ignore", help="Columns to leave out of the model."),
         click.option("--id", "id_column", help="The id column: kept, never a feature."),
-        click.option("--positive", help="The target level that counts as 1 (binary target)."),
-        click.option("--hidden", type=int, help="Hidden units of the nets (default 2, the lesson)."),
-        click.option("--loss", type=click.Choice(("mse", "logloss")),
-                     help="mse (the lesson) or logloss (a sigmoid output, binary target)."),
+        click.option("--positive", help="The target level that counts as 1: a binary target (one against the rest)."),
+        click.option("--classes", is_flag=True, help="Predict the target's values as classes (a softmax over them)."),
+        click.option("--continuous", is_flag=True, help="Predict the target as a number, even a few whole ones."),
+        click.option("--hidden", help="Units of each hidden layer of the nets: 8, or 8,4 for two layers (default 2, "
+                                      "the lesson's)."),
+        click.option("--loss", type=click.Choice(("mse", "logloss", "crossentropy")),
+                     help="mse (the lesson's; a number), logloss (a sigmoid output, binary target) or "
+                          "crossentropy (a softmax output, classes). [default: mse; crossentropy for classes]"),
         click.option("--missing", type=click.Choice(("drop", "mode", "median")), default="drop", show_default=True,
                      help="Rows with a missing feature: drop them (the lesson), or fill with the mode, or "
                           "numbers with the median."),
@@ -54,10 +60,10 @@ def spec_options(f):
     return f
 
 
-def spec_kwargs(target, spec_file, categorical, numeric, log, ignore, id_column, positive, hidden, loss,
-                missing) -> dict:
+def spec_kwargs(target, spec_file, categorical, numeric, log, ignore, id_column, positive, classes, continuous,
+                hidden, loss, missing) -> dict:
     options = dict(categorical=names(categorical), numeric=names(numeric), log=names(log), ignore=names(ignore),
-                   id_column=id_column, positive=positive)
+                   id_column=id_column, positive=positive, classes=classes, continuous=continuous)
     return dict(target=target, spec_file=spec_file, hidden=hidden, loss=loss, missing=missing,
                 **{k: v for k, v in options.items() if v})
 
@@ -130,6 +136,10 @@ def build(csv, out, seed, valid_pct, force, **spec):
     for name, m in s.metrics.items():
         more = f", valid loss {m['valid_loss']:.10f}" if s.rows_valid else ""
         click.echo(f"  {name:<7} starting loss {loss(m['train_loss'], 0)}{more}")
+    for name, n in s.variables.items():
+        if n > EXCEL_SOLVER_CELLS:
+            click.echo(f"  {name}: {n} parameter cells; Excel's own Solver changes at most {EXCEL_SOLVER_CELLS} "
+                       "(xlnet fits them all; Analytic Solver takes more)")
     click.echo(f"Wrote {s.out}")
 
 

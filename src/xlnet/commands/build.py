@@ -36,6 +36,7 @@ class BuildSummary:
     spec: Spec | None = None
     report: dict = field(default_factory=dict)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    variables: dict[str, int] = field(default_factory=dict)  # the cells Solver changes, per sheet
 
     @property
     def losses(self) -> dict[str, float]:
@@ -43,13 +44,14 @@ class BuildSummary:
 
 
 def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None, cleaning: Cleaning) -> dict:
-    """The value columns of a model sheet, from kept rows: y as 0/1 (binary) or the number; and the statistics
-    of all the rows kept that features divide by."""
+    """The value columns of a model sheet, from kept rows: y as 0/1 (binary), the class as its label (multiclass) or
+    the number; and the statistics of all the rows kept that features divide by."""
     env = {}
     labels = {c.feature_labels()[0]: c.name for c in spec.features if c.kind == "numeric"}
     for column in value_columns(spec):
         if column == spec.target:
-            env[column] = target_values(frame, spec)
+            y = target_values(frame, spec)
+            env[column] = np.array(spec.classes, object)[y.astype(int)] if spec.classes else y
         elif column == "Ones":
             env[column] = np.ones(len(frame))
         else:
@@ -111,6 +113,8 @@ def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int 
     if valid_pct is None:
         valid_pct = default_pct if n >= MIN_ROWS_TO_VALIDATE else 0.0
     held_out = validation_mask(n, valid_pct, seed)
+    if held_out is not None:
+        cleaning.check_classes(held_out)
     names = tuple(name for name, _ in features(spec))
     models = build_models(spec, names)
     theta = starting_params(models, seed)
@@ -133,11 +137,13 @@ def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int 
             env = model_env(spec, frame, sets, cleaning)
             sheets.add(env)
             X = feature_matrix(spec, env)
+            y = spec.codes(env[spec.target])
             for s in scores.values():
-                s.add(X, env[spec.target], sets)
+                s.add(X, y, sets)
         sheets.close()
         data.close()
         write_spec_sheet(w, spec)
     metrics = {name: s.values() for name, s in scores.items()}
     n_valid = 0 if held_out is None else int(held_out.sum())
-    return BuildSummary(path, out, survey.n_rows, n, len(names), n_valid, spec, cleaning.report, metrics)
+    variables = {name: m.n_params + m.decay for name, m in models.items()}
+    return BuildSummary(path, out, survey.n_rows, n, len(names), n_valid, spec, cleaning.report, metrics, variables)

@@ -46,6 +46,9 @@ def folds(n: int, k: int, seed: int | None) -> list[np.ndarray]:
 
 
 def score(task: str, prediction: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy (a class, or a binary prediction over 0.5), or R² for a number."""
+    if task == "multiclass":
+        return float(np.mean(prediction == y))
     if task == "binary":
         return float(np.mean((prediction > 0.5) == (y == 1)))
     return float(1 - np.sum((prediction - y) ** 2) / np.sum((y - y.mean()) ** 2))
@@ -76,7 +79,7 @@ def cross_validate(path: str | Path, k: int, *, sheets: tuple[str, ...] = SHEETS
             jobs.append(FitJob(sheet.name, sheet.model, sheet.X[keep], sheet.y[keep], W0, settings, (decay,)))
             where.append((sheet, held))
     outcomes = run_fits(jobs, progress)
-    results = {s.name: CVResult(s.name, "accuracy" if spec.task == "binary" else "r2", [], []) for s in read}
+    results = {s.name: CVResult(s.name, "r2" if spec.task == "continuous" else "accuracy", [], []) for s in read}
     for (sheet, held), (fitted,) in zip(where, outcomes):
         env = sheet.model.evaluate(sheet.X[held], sheet.y[held], fitted.W)
         results[sheet.name].scores.append(score(spec.task, np.asarray(env[sheet.model.prediction]), sheet.y[held]))

@@ -31,13 +31,14 @@ def inspect_csv(path: str | Path, **options) -> tuple[str, Spec, str]:
         elif c.kind == "numeric":
             detail = c.feature_labels()[0]
         elif c.kind == "target":
-            detail = f"1 = {c.levels[1]}" if c.levels else "continuous"
+            detail = _levels(c) if spec.classes else f"1 = {c.levels[1]}" if c.levels else "continuous"
         else:
             detail = ""
         rows.append((c.name, c.kind, c.transform, detail, str(missing[c.name]), c.note))
     widths = [min(30, max(len(r[i]) for r in rows)) for i in range(5)]
     lines = ["  ".join(f"{r[i][:widths[i]]:<{widths[i]}}" for i in range(5)) + "  " + r[5] for r in rows]
     n_features = len(features(spec))
-    lines.append(f"{survey.n_rows} rows; {n_features} features (with Ones); loss {spec.loss}, hidden {spec.hidden}, "
+    lines.append(f"{survey.n_rows} rows; {n_features} features (with Ones); loss {spec.loss}, hidden "
+                 f"{','.join(map(str, spec.layers))}, "
                  f"missing values: {spec.missing}.")
     return "\n".join(lines), spec, spec_toml(spec)

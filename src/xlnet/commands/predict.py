@@ -31,9 +31,11 @@ class Predictions:
     why: str                        # why this model sheet
     ids: list[str]
     id_name: str
-    values: np.ndarray              # probability (binary) or the output (continuous), per input row
-    labels: list | None             # the predicted level (binary)
+    values: np.ndarray              # probability (binary) or the output (continuous), per input row; for classes,
+                                    # each class's probability (rows, classes)
+    labels: list | None             # the predicted level (binary) or class
     target: str
+    classes: list = field(default_factory=list)  # a multi-class target's classes, the columns of `values`
     filled: dict[str, tuple[int, object]] = field(default_factory=dict)  # column -> (rows filled, value)
     unseen: dict[str, int] = field(default_factory=dict)                 # column -> rows with an unseen level
     sheet: str | None = None        # the workbook's predict sheet, when one was written
@@ -41,6 +43,10 @@ class Predictions:
     def csv_text(self, proba: bool = False) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
+        if proba and self.classes:
+            writer.writerow([self.id_name, *map(str, self.classes)])
+            writer.writerows([i, *map(repr, row)] for i, row in zip(self.ids, self.values.tolist()))
+            return out.getvalue()
         writer.writerow([self.id_name, self.target])
         shown = self.labels if self.labels is not None and not proba else [repr(float(v)) for v in self.values]
         writer.writerows(zip(self.ids, shown))
@@ -99,20 +105,22 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     ids, values, envs = [], [], []
     for table in source.chunks():
         env = {**_new_rows(table, spec, fill, seen, filled, unseen), **statistics}
-        values.append(np.asarray(sheet.model.predict(feature_matrix(spec, env), sheet.W), float))
+        X = feature_matrix(spec, env)
+        model = sheet.model
+        values.append(model.predict_proba(X, sheet.W) if spec.classes else model.predict(X, sheet.W))
         n = len(table)
         ids += table.column(id_name).texts() if id_name else [str(i) for i in range(len(ids) + 1, len(ids) + n + 1)]
         if keep_env:
             envs.append(env)
     values = np.concatenate(values)
-    labels = None
+    labels = [spec.classes[k] for k in values.argmax(axis=1).tolist()] if spec.classes else None
     if spec.task == "binary":
         negative, positive = spec.target_column.levels
         labels = [positive if v > 0.5 else negative for v in values]
     filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
-    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target, filled,
-                       unseen), _joined(envs) if keep_env else None
+    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target,
+                       spec.classes, filled, unseen), _joined(envs) if keep_env else None
 
 
 def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: Counter) -> dict:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlnet.model.ops import (Accuracy, Average, AverageIf, Col, Dense, LogLoss, MMult, Objective, Op, ReLU, RSquared,
-                      Sigmoid, Square, Summary, SumProduct)
+from xlnet.model.ops import (Accuracy, Argmax, Average, AverageIf, ClassAccuracy, ClassIs, Col, Dense, Exp, LogLoss,
+                            MMult, Objective, Op, ReLU, RowMax, RowSum, RSquared, Sigmoid, SoftmaxLoss, Square,
+                            Summary, SumProduct)
 from xlnet.model.spec import Spec
 
 SHEETS = ("linear", "nnet", "mmult")
@@ -44,6 +45,8 @@ class Model:
     score_always: bool = True  # a score cell without a validation set too
     decay: bool = False        # a weight decay cell, and an objective cell (loss + decay * sum of squares)
     depth: int = 0             # hidden layers
+    probabilities: tuple[str, ...] = ()  # a multi-class sheet's probability columns, a class each
+    target_columns: tuple[str, ...] = ("Loss",)  # the columns that need the target (no use for new rows)
 
     @property
     def convex(self) -> bool:
@@ -71,8 +74,8 @@ class Model:
 
     def metrics(self, split: bool) -> dict[str, Op]:
         """The summary cells: the loss and a score of each set, and the objective Solver minimises."""
-        score = Accuracy if self.task == "binary" else RSquared
-        key = "accuracy" if self.task == "binary" else "r2"
+        score = {"binary": Accuracy, "multiclass": ClassAccuracy}.get(self.task, RSquared)
+        key = "r2" if self.task == "continuous" else "accuracy"
         if not split:
             out = {"train_loss": Average("Loss"),
                    **({f"train_{key}": score(self.prediction, self.target)} if self.score_always else {})}
@@ -102,12 +105,21 @@ class Model:
         return env
 
     def predict(self, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """The prediction column for rows whose target is not known: the columns up to it, no loss, no metrics."""
+        """The prediction column for rows whose target is not known (a class number, for classes)."""
+        return self.predict_columns(X, theta)[self.prediction]
+
+    def predict_proba(self, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """A multi-class sheet's probabilities, (rows, classes)."""
+        env = self.predict_columns(X, theta)
+        return np.column_stack([env[name] for name in self.probabilities])
+
+    def predict_columns(self, X: np.ndarray, theta: np.ndarray) -> dict:
+        """The columns up to the prediction, for rows whose target is not known: no loss, no metrics."""
         env = {"X": X, self.target: np.zeros(len(X)), **self.unpack(theta)}
         for name, op in self.columns:
             env[name] = op.value(env)
             if name == self.prediction:
-                return env[name]
+                return env
         raise KeyError(self.prediction)
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
@@ -164,12 +176,24 @@ def solver_target(metrics: dict[str, float]) -> float:
     return metrics.get("objective", metrics["train_loss"])
 
 
-def _tail(spec: Spec, z: str) -> tuple[tuple[tuple[str, Op], ...], str]:
-    """The loss column (and a probability column for log-loss) after the output `z`; returns the prediction."""
+def _tail(spec: Spec, z: tuple[str, ...]) -> tuple[Columns, str, tuple[str, ...]]:
+    """What follows the output units `z`: the loss column, with a probability column for log-loss, or for classes
+    a softmax shown step by step (the row's largest logit, EXP of each logit less it, their sum, each class's
+    probability), the predicted class, the target one-hot, and the cross-entropy. Returns the columns, the
+    prediction and the probability columns."""
     y = Col(spec.target)
+    if spec.task == "multiclass":
+        levels = spec.classes
+        e, p, onehot = (tuple(f"{kind} {level}" for level in levels) for kind in ("E", "P", "Y"))
+        columns = ((("Max", RowMax(z)),) + tuple((e[k], Exp(Col(z[k]) - Col("Max"))) for k in range(len(z)))
+                   + (("Sum", RowSum(e)),) + tuple((p[k], Col(e[k]) / Col("Sum")) for k in range(len(z)))
+                   + (("Class", Argmax(p)),)
+                   + tuple((onehot[k], ClassIs(spec.target, k, level)) for k, level in enumerate(levels))
+                   + (("Loss", SoftmaxLoss(z, onehot, "Max", "Sum")),))
+        return columns, "Class", p
     if spec.loss == "logloss":
-        return (("Prob", Sigmoid(Col(z))), ("Loss", LogLoss(Col(z), y))), "Prob"
-    return (("Loss", Square(Col(z) - y)),), z
+        return (("Prob", Sigmoid(Col(z[0]))), ("Loss", LogLoss(Col(z[0]), y))), "Prob", ()
+    return (("Loss", Square(Col(z[0]) - y)),), z[0], ()
 
 
 Columns = tuple[tuple[str, Op], ...]
@@ -177,48 +201,69 @@ Columns = tuple[tuple[str, Op], ...]
 
 @dataclass(frozen=True)
 class Hidden:
-    """A hidden layer over the features: a linear column per unit, then its ReLU. `array`: the units' linear
-    columns are one MMULT array formula (the block a column per unit); else a SUMPRODUCT per unit and row (the
-    block a row per unit). The features' Ones column gives each unit its bias."""
+    """A hidden layer of ReLU units: a linear column per unit, then its ReLU. `array`: the layer's linear columns
+    are one MMULT array formula (the block a column per unit); else a SUMPRODUCT per unit and row (the block a row
+    per unit). The first layer takes the features, whose Ones column gives each unit its bias; a later one the
+    ReLUs before it, and its block holds the biases (see ops.Dense)."""
     units: int
     array: bool = False
 
-    def build(self, features: tuple[str, ...], block: str = "W") -> tuple[tuple[Block, ...], Columns, tuple[str, ...]]:
-        H, F = self.units, len(features)
-        lin = tuple(f"Lin{k + 1}" for k in range(H))
-        relu = tuple(f"ReLU{k + 1}" for k in range(H))
-        if self.array:
-            W, unit = Block(block, (F, H), tuple(f"Param{k + 1}" for k in range(H)), features), MMult
+    def build(self, inputs: tuple[str, ...], layer: int = 1) -> tuple[tuple[Block, ...], Columns, tuple[str, ...]]:
+        H, n = self.units, len(inputs)
+        prefix = "" if layer == 1 else f"L{layer} "
+        lin = tuple(f"{prefix}Lin{k + 1}" for k in range(H))
+        relu = tuple(f"{prefix}ReLU{k + 1}" for k in range(H))
+        block = "W" if layer == 1 else f"W{layer}"
+        if layer == 1:
+            W = Block(block, (n, H), tuple(f"Param{k + 1}" for k in range(H)), inputs) if self.array else \
+                Block(block, (H, n), inputs)
+            units = tuple((lin[k], (MMult if self.array else SumProduct)(k, block)) for k in range(H))
         else:
-            W, unit = Block(block, (H, F), features), SumProduct
-        columns = tuple((lin[k], unit(k, block)) for k in range(H)) + tuple((relu[k], ReLU(Col(lin[k])))
-                                                                            for k in range(H))
-        return (W,), columns, relu
+            W = _dense_block(block, inputs, lin, self.array)
+            units = tuple((lin[k], Dense(inputs, block, self.array, k, H)) for k in range(H))
+        return (W,), units + tuple((relu[k], ReLU(Col(lin[k]))) for k in range(H)), relu
+
+
+def _dense_block(name: str, inputs: tuple[str, ...], units: tuple[str, ...], array: bool) -> Block:
+    """The block of a Dense layer: a row per unit (weights, then the bias), or with `array` a column per unit."""
+    labels = inputs + ("bias",)
+    if array:
+        return Block(name, (len(labels), len(units)), units, labels)
+    return Block(name, (len(units), len(labels)), labels, units)
 
 
 @dataclass(frozen=True)
 class Output:
-    """The output unit: weights and a bias over the columns before it (`array`: one MMULT array formula, the
-    weights a column), or over the features (the linear sheet: one SUMPRODUCT, Ones giving the bias)."""
+    """The output units, a class each (one for a number or a binary target): weights and a bias over the columns
+    before them (`array`: one MMULT array formula, the weights a column per unit), or over the features (the
+    linear sheet: a SUMPRODUCT per unit, Ones giving the bias)."""
     array: bool = False
 
-    def build(self, inputs: tuple[str, ...], name: str, over_features: bool) -> tuple[tuple[Block, ...], Columns]:
+    def build(self, inputs: tuple[str, ...], names: tuple[str, ...], over_features: bool
+              ) -> tuple[tuple[Block, ...], Columns]:
+        K = len(names)
         if over_features:
-            return (Block("W", (1, len(inputs)), inputs),), ((name, SumProduct(0)),)
-        labels = inputs + ("bias",)
-        V = Block("V", (len(labels), 1), ("Output",), labels) if self.array else Block("V", (1, len(labels)), labels)
-        return (V,), ((name, Dense(inputs, "V", array=self.array)),)
+            W = Block("W", (K, len(inputs)), inputs, names if K > 1 else ())
+            return (W,), tuple((names[k], SumProduct(k)) for k in range(K))
+        if K == 1:  # one unit: its block labelled as a single row or column
+            labels = inputs + ("bias",)
+            V = Block("V", (len(labels), 1), ("Output",), labels) if self.array else Block("V", (1, len(labels)),
+                                                                                            labels)
+        else:
+            V = _dense_block("V", inputs, names, self.array)
+        return (V,), tuple((names[k], Dense(inputs, "V", array=self.array, k=k, units=K)) for k in range(K))
 
 
 @dataclass(frozen=True)
 class Sum:
     """The lesson's output: the columns before it added, with no parameters."""
 
-    def build(self, inputs: tuple[str, ...], name: str, over_features: bool) -> tuple[tuple[Block, ...], Columns]:
+    def build(self, inputs: tuple[str, ...], names: tuple[str, ...], over_features: bool
+              ) -> tuple[tuple[Block, ...], Columns]:
         total = Col(inputs[0])
         for column in inputs[1:]:
             total = total + Col(column)
-        return (), ((name, total),)
+        return (), ((names[0], total),)
 
 
 def layers(sheet: str, spec: Spec) -> tuple[list[Hidden], Output | Sum]:
@@ -227,23 +272,28 @@ def layers(sheet: str, spec: Spec) -> tuple[list[Hidden], Output | Sum]:
     if sheet == "linear":
         return [], Output()
     array = sheet == "mmult"
-    return [Hidden(spec.hidden, array)], Sum() if spec.output == "sum" else Output(array)
+    return [Hidden(units, array) for units in spec.layers], Sum() if spec.output == "sum" else Output(array)
 
 
 def build_model(sheet: str, spec: Spec, feature_names: tuple[str, ...]) -> Model:
-    """A model sheet's columns and parameter blocks, layer by layer: `layer_units = [n_features] + hidden + [1]`."""
+    """A model sheet's columns and parameter blocks, layer by layer: `layer_units = [n_features] + hidden +
+    [n_outputs]`, an output unit per class (one for a number or a binary target)."""
     hidden, output = layers(sheet, spec)
     blocks: tuple[Block, ...] = ()
     columns: Columns = ()
     inputs = tuple(feature_names)
-    for layer in hidden:
-        b, c, inputs = layer.build(inputs)
+    for number, layer in enumerate(hidden, 1):
+        b, c, inputs = layer.build(inputs, number)
         blocks, columns = blocks + b, columns + c
-    z = "Linear" if not hidden else "Out" if spec.loss == "logloss" else "Preds"
+    if spec.classes:
+        z = tuple(f"Z {level}" for level in spec.classes)
+    else:
+        z = ("Linear" if not hidden else "Out" if spec.loss == "logloss" else "Preds",)
     b, c = output.build(inputs, z, over_features=not hidden)
-    tail, prediction = _tail(spec, z)
+    tail, prediction, probabilities = _tail(spec, z)
+    target_columns = tuple(name for name, op in tail if isinstance(op, ClassIs)) + ("Loss",)
     return Model(sheet, blocks + b, columns + c + tail, prediction, spec.target, spec.task, spec.scores_without_split,
-                 spec.weight_decay is not None, depth=len(hidden))
+                 spec.weight_decay is not None, len(hidden), probabilities, target_columns)
 
 
 def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]:

@@ -26,6 +26,8 @@ class Cells(Protocol):
     def features_all(self) -> str: ...
     def param_range(self, block: str = "W", k: int | None = None) -> str: ...
     def param_span(self, block: str, start: int, stop: int | None = None) -> str: ...
+    def param_rect(self, block: str, r0: int, r1: int, c0: int, c1: int) -> str: ...
+    def labels_row(self, names: tuple[str, ...]) -> str: ...
     def columns_row(self, names: tuple[str, ...]) -> str: ...
     def columns_all(self, names: tuple[str, ...]) -> str: ...
     def summary_cell(self, name: str) -> str: ...
@@ -279,34 +281,51 @@ class MMult(SumProduct):
 
 
 class Dense(Op):
-    """The output layer: hidden columns times a row of weights, plus a bias (the block's last cell).
+    """Unit k of a layer over the columns before it: those columns times the unit's weights, plus its bias.
 
-    `array=True` writes it as one array formula over all rows, `MMULT(hidden, weights)+bias`,
-    with the weights as a column; otherwise a row's `SUMPRODUCT(hidden, weights)+bias`.
+    The block holds a row per unit, its weights then its bias, and a row's formula is
+    `SUMPRODUCT(inputs, weights)+bias`; `array=True` writes the whole layer as one array formula over all rows,
+    `MMULT(inputs, weights)+biases`, the block a column per unit with the biases as its last row. The units of one
+    block are computed together, and their gradient too, as SumProduct's are.
     """
 
-    def __init__(self, inputs: tuple[str, ...], block: str = "V", array: bool = False):
-        self.inputs, self.block, self.array = inputs, block, array
+    def __init__(self, inputs: tuple[str, ...], block: str = "V", array: bool = False, k: int = 0, units: int = 1):
+        self.inputs, self.block, self.array, self.k, self.units = inputs, block, array, k, units
 
     def formula(self, at):
         n = len(self.inputs)
-        weights, bias = at.param_span(self.block, 0, n), at.param_span(self.block, n)
         if self.array:
+            weights, bias = at.param_rect(self.block, 0, n, 0, self.units), at.param_rect(self.block, n, n + 1, 0,
+                                                                                          self.units)
             return f"MMULT({at.columns_all(self.inputs)},{weights})+{bias}"
+        k = self.k
+        weights, bias = at.param_rect(self.block, k, k + 1, 0, n), at.param_rect(self.block, k, k + 1, n, n + 1)
         return f"SUMPRODUCT({at.columns_row(self.inputs)},{weights})+{bias}"
 
+    def units_first(self, W: np.ndarray) -> np.ndarray:
+        """The block as (..., units, inputs + 1)."""
+        return W.swapaxes(-1, -2) if self.array else W
+
     def forward(self, env):
-        V = env[self.block]
-        v = V.reshape(*V.shape[:-2], -1)  # (..., n + 1): weights then bias
+        key = ("Dense", self.block)
+        U = self.units_first(env[self.block])
         H = [env[name] for name in self.inputs]
-        out = v[..., -1:] + sum(h * v[..., k:k + 1] for k, h in enumerate(H))
+        if key not in env:
+            n = len(H)
+            env[key] = U[..., :, n:] + sum(np.expand_dims(h, -2) * U[..., :, j:j + 1] for j, h in enumerate(H))
+        Z = env[key]  # (..., units, rows)
 
         def backward(g, grads):
-            dv = np.stack([(g * h).sum(axis=-1) for h in H] + [np.broadcast_to(g, out.shape).sum(axis=-1)], -1)
-            _add_grad(grads, self.block, dv.reshape(V.shape))
-            for k, name in enumerate(self.inputs):
-                _add_grad(grads, name, g * v[..., k:k + 1])
-        return out, backward
+            pending = env.setdefault(key + ("grad",), {})
+            pending[self.k] = g
+            if len(pending) < Z.shape[-2]:
+                return
+            G = np.stack([np.broadcast_to(pending[k], Z.shape[:-2] + Z.shape[-1:]) for k in range(Z.shape[-2])], -2)
+            dU = np.stack([(G * np.expand_dims(h, -2)).sum(axis=-1) for h in H] + [G.sum(axis=-1)], -1)
+            _add_grad(grads, self.block, self.units_first(dU))
+            for j, name in enumerate(self.inputs):
+                _add_grad(grads, name, (G * U[..., :, j:j + 1]).sum(axis=-2))
+        return Z[..., self.k, :], backward
 
 
 class Sigmoid(Op):
@@ -342,6 +361,104 @@ class LogLoss(Op):
         loss = np.maximum(z, 0) - y * z + np.log(1 + e)
         p = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
         return loss, lambda g, grads: dz(g * (p - y), grads)
+
+
+def _stacked(env: dict, names: tuple[str, ...]) -> np.ndarray:
+    """Columns of the same rows as one array (..., len(names), rows)."""
+    return np.stack(np.broadcast_arrays(*(env[name] for name in names)), -2)
+
+
+class RowMax(Op):
+    """The row's largest value among some columns (a softmax subtracts it: EXP never overflows)."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def formula(self, at):
+        return f"MAX({at.columns_row(self.names)})"
+
+    def forward(self, env):
+        return _stacked(env, self.names).max(axis=-2), _nothing
+
+
+class RowSum(Op):
+    """The row's sum of some columns."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def formula(self, at):
+        return f"SUM({at.columns_row(self.names)})"
+
+    def forward(self, env):
+        return _stacked(env, self.names).sum(axis=-2), _nothing
+
+
+class Exp(Op):
+    """e to the power of a column: a softmax's numerators (shown; the loss takes its gradient from the logits)."""
+
+    def __init__(self, a: Op):
+        self.a = a
+
+    def formula(self, at):
+        return f"EXP({self.a.formula(at)})"
+
+    def forward(self, env):
+        return np.exp(self.a.value(env)), _nothing
+
+
+class ClassIs(Op):
+    """1 where the row's class is class k (its label `level`), else 0: the target one-hot, as a Dummy is. The sheet
+    compares the label (text without case, as a spreadsheet does); numpy the class number."""
+
+    def __init__(self, target: str, k: int, level):
+        self.target, self.k, self.level = target, k, level
+
+    def formula(self, at):
+        return f"IF({at.cell(self.target)}={_literal(self.level)},1,0)"
+
+    def forward(self, env):
+        return (env[self.target] == self.k).astype(float), _nothing
+
+
+class SoftmaxLoss(Op):
+    """The cross-entropy of a softmax over the logits `z` against the one-hot `y`, in the log-sum-exp form that
+    cannot overflow or take LN(0): LN(SUM(EXP(z-max)))+max-SUMPRODUCT(y,z). Its gradient is p-y for each logit."""
+
+    def __init__(self, z: tuple[str, ...], y: tuple[str, ...], row_max: str, row_sum: str):
+        self.z, self.y, self.row_max, self.row_sum = z, y, row_max, row_sum
+
+    def formula(self, at):
+        return (f"LN({at.cell(self.row_sum)})+{at.cell(self.row_max)}"
+                f"-SUMPRODUCT({at.columns_row(self.y)},{at.columns_row(self.z)})")
+
+    def forward(self, env):
+        Z, Y = _stacked(env, self.z), _stacked(env, self.y)
+        top = Z.max(axis=-2, keepdims=True)
+        E = np.exp(Z - top)
+        total = E.sum(axis=-2, keepdims=True)
+        loss = (np.log(total) + top)[..., 0, :] - (Y * Z).sum(axis=-2)
+
+        def backward(g, grads):
+            d = np.expand_dims(g, -2) * (E / total - Y)
+            for k, name in enumerate(self.z):
+                _add_grad(grads, name, d[..., k, :])
+        return loss, backward
+
+
+class Argmax(Op):
+    """The class whose column is largest in the row (the first, on a tie): its label in the sheet, found by
+    INDEX and MATCH over the labels above the columns; its class number in numpy."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def formula(self, at):
+        row = at.columns_row(self.names)
+        return f"INDEX({at.labels_row(self.names)},1,MATCH(MAX({row}),{row},0))"
+
+    def forward(self, env):
+        return _stacked(env, self.names).argmax(axis=-2).astype(float), _nothing
 
 
 class Summary(Op):
@@ -449,6 +566,25 @@ class Accuracy(Summary):
         mask = _rows(env, self.which, y.shape[-1])
         right = (env[self.prediction] > 0.5) == (y == 1)
         return (right * mask).sum(axis=-1), mask.sum()
+
+
+class ClassAccuracy(Summary):
+    """Share of the `which` rows (all rows for None) whose predicted class is the target's."""
+
+    def __init__(self, prediction: str, target: str, which: str | None = None):
+        self.prediction, self.target, self.which = prediction, target, which
+
+    def formula(self, at):
+        p, y = at.column_range(self.prediction), at.column_range(self.target)
+        if self.which is None:
+            return f"SUMPRODUCT(({p}={y})*1)/ROWS({y})"
+        s = at.column_range("Set")
+        return f'SUMPRODUCT(({s}="{self.which}")*({p}={y}))/COUNTIF({s},"{self.which}")'
+
+    def parts(self, env):
+        y = env[self.target]
+        mask = _rows(env, self.which, y.shape[-1])
+        return ((env[self.prediction] == y) * mask).sum(axis=-1), mask.sum()
 
 
 class RSquared(Summary):

@@ -23,8 +23,13 @@ KINDS = ("target", "id", "numeric", "categorical", "ignored")
 TRANSFORMS = {"numeric": ("scale", "log", "none"), "categorical": ("dummies",)}
 MISSING_MARKERS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "?"})
 MISSING_CHOICES = ("drop", "mode", "median")
-LOSSES = ("mse", "logloss")
+LOSSES = ("mse", "logloss", "crossentropy")
+TASKS = ("binary", "continuous", "multiclass")
 OUTPUTS = ("dense", "sum")
+MAX_DEPTH = 4            # hidden layers at most
+MAX_UNITS = 64           # units of a hidden layer at most
+MAX_CLASSES = 20         # classes of a multi-class target at most
+FEW_CLASSES = 10         # a numeric target of 3 to this many whole-number values is classes, as for features
 MAX_LEVELS = 20          # dummies per column at most; rarer levels are pooled with the baseline
 MIN_LEVEL_SHARE = 0.01   # a level rarer than this share of the rows is pooled
 FEW_WHOLE_VALUES = 10    # a whole-number column with at most this many values is categorical
@@ -71,9 +76,9 @@ class Column:
 class Spec:
     columns: list[Column]
     target: str
-    task: str = "binary"             # binary or continuous
-    loss: str = "mse"
-    hidden: int = 2
+    task: str = "binary"             # binary, continuous or multiclass
+    loss: str = "mse"                # mse or logloss (binary), mse (continuous), crossentropy (multiclass)
+    hidden: int | list[int] = 2      # units of each hidden layer (an int: one layer)
     missing: str = "drop"
     preset: str = ""                 # the preset it came from ("lesson"), if any
     raw_order: list[str] = field(default_factory=list)      # value columns on a model sheet
@@ -93,6 +98,26 @@ class Spec:
     @property
     def target_column(self) -> Column:
         return self.column(self.target)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """The units of each hidden layer."""
+        return (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
+
+    @property
+    def classes(self) -> list:
+        """A multi-class target's levels, in the order of its output units (none for other targets)."""
+        return list(self.target_column.levels) if self.task == "multiclass" else []
+
+    def codes(self, y) -> np.ndarray:
+        """The target as numbers: a multi-class target's labels as their class numbers (0, 1, ...; NaN for none
+        of them), compared without case as a spreadsheet compares text; any other target as it is."""
+        if self.task != "multiclass":
+            return np.asarray(y, float)
+        number = {_key(level): float(k) for k, level in enumerate(self.classes)}
+        values = np.asarray(y, dtype=object)
+        distinct = {v: number.get(_key(v), np.nan) for v in set(values.tolist())}
+        return np.fromiter(map(distinct.__getitem__, values.tolist()), float, len(values))
 
     @property
     def id_column(self) -> Column | None:
@@ -134,14 +159,17 @@ class Spec:
                                  f"it must be one of {', '.join(TRANSFORMS[c.kind])}.")
         if not self.features:
             raise XlnetError(f"{where}: no column is a feature; mark some numeric or categorical.")
-        if self.task not in ("binary", "continuous"):
-            raise XlnetError(f"{where}: task must be binary or continuous, not {self.task!r}.")
+        if self.task not in TASKS:
+            raise XlnetError(f"{where}: task must be one of {', '.join(TASKS)}, not {self.task!r}.")
         if self.loss not in LOSSES:
             raise XlnetError(f"--loss must be one of {', '.join(LOSSES)}, not {self.loss!r}.")
-        if self.loss == "logloss" and self.task != "binary":
-            raise XlnetError(f"--loss logloss needs a binary target; {self.target!r} is continuous: use --loss mse.")
-        if not (isinstance(self.hidden, int) and 1 <= self.hidden <= 64):
-            raise XlnetError(f"--hidden must be a whole number from 1 to 64, not {self.hidden!r}.")
+        if self.loss not in LOSSES_OF[self.task]:
+            raise XlnetError(f"--loss {self.loss} does not fit the {self.task} target {self.target!r}: use "
+                             f"{' or '.join('--loss ' + loss for loss in LOSSES_OF[self.task])}.")
+        if self.task == "multiclass" and not 3 <= len(self.classes) <= MAX_CLASSES:
+            raise XlnetError(f"{where}: a multi-class target needs 3 to {MAX_CLASSES} levels; "
+                             f"{self.target!r} has {len(self.classes)}.")
+        self.hidden = hidden_layers(self.hidden)
         if self.weight_decay is not None and not (isinstance(self.weight_decay, (int, float))
                                                    and 0 <= self.weight_decay < float("inf")):
             raise XlnetError(f"{where}: weight_decay must be a number, 0 or more, not {self.weight_decay!r}.")
@@ -149,6 +177,35 @@ class Spec:
             raise XlnetError(f"{where}: output must be one of {', '.join(OUTPUTS)}, not {self.output!r}.")
         if self.missing not in MISSING_CHOICES:
             raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {self.missing!r}.")
+
+
+LOSSES_OF = {"binary": ("mse", "logloss"), "continuous": ("mse",), "multiclass": ("crossentropy",)}
+
+
+def default_loss(task: str) -> str:
+    """mse for a binary target (the lesson's) or a number; cross-entropy over a softmax for classes."""
+    return LOSSES_OF.get(task, LOSSES)[0]
+
+
+def hidden_layers(value) -> int | list[int]:
+    """`--hidden` as the spec keeps it: an int for one hidden layer, a list for several ("8,4" or [8, 4])."""
+    text = value if isinstance(value, str) else None
+    if text is not None:
+        try:
+            value = [int(part) for part in text.split(",")]
+        except ValueError:
+            value = None
+    layers = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if not (isinstance(layers, list) and 1 <= len(layers) <= MAX_DEPTH and all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_UNITS for h in layers)):
+        shown = text if text is not None else value
+        raise XlnetError(f"--hidden takes the units of each hidden layer, whole numbers from 1 to {MAX_UNITS}, "
+                         f"1 to {MAX_DEPTH} layers (as 8, or 8,4); not {shown!r}.")
+    return layers[0] if len(layers) == 1 else layers
+
+
+def _key(v):
+    return v.lower() if isinstance(v, str) else v
 
 
 def _plain(v):
@@ -186,7 +243,8 @@ class TypeTracker:
 
 def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target: str, categorical=(),
           numeric=(), log=(), ignore=(), id_column: str | None = None, positive: str | None = None,
-          missing: str = "drop", loss: str = "mse", hidden: int = 2, source: str = "the CSV") -> Spec:
+          classes: bool = False, continuous: bool = False, missing: str = "drop", loss: str | None = None,
+          hidden: int | list[int] | str = 2, source: str = "the CSV") -> Spec:
     """A spec from the data (each column's tracker over all `n_rows` rows): every choice overridable by the named
     options."""
     for option, names in (("--categorical", categorical), ("--numeric", numeric), ("--log", log),
@@ -199,13 +257,16 @@ def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target
     for name, tracker in zip(header, trackers):
         out.append(_infer_column(name, tracker, n_rows, target=target, categorical=name in categorical,
                                  numeric=name in numeric, log=name in log, ignore=name in ignore,
-                                 id_column=name == id_column, positive=positive, source=source))
+                                 id_column=name == id_column, positive=positive, source=source,
+                                 kind=_asked_kind(positive, classes, continuous)))
     if id_column is None:
         ids = [c for c in out if c.kind == "id"]
         for c in ids[1:]:
             c.kind, c.note = "ignored", "another id-like column"
-    task = "binary" if out[header.index(target)].levels else "continuous"
-    spec = Spec(out, target, task=task, loss=loss, hidden=hidden, missing=missing, weight_decay=0.0)
+    levels = out[header.index(target)].levels
+    task = "continuous" if not levels else "binary" if len(levels) == 2 else "multiclass"
+    spec = Spec(out, target, task=task, loss=loss or default_loss(task), hidden=hidden_layers(hidden),
+                missing=missing, weight_decay=0.0)
     spec.check(source)
     return spec
 
@@ -214,15 +275,25 @@ def _looks_like_id(name: str) -> bool:
     return bool(re.fullmatch(r"(?i)(.*[_ ])?id|.*[a-z]Id|id[_ ].*|.*_ID", name))
 
 
+def _asked_kind(positive: str | None, classes: bool, continuous: bool) -> str | None:
+    """The kind of target the options ask for: binary (--positive), multiclass (--classes), continuous."""
+    asked = [kind for kind, given in (("binary", positive is not None), ("multiclass", classes),
+                                      ("continuous", continuous)) if given]
+    if len(asked) > 1:
+        raise XlnetError("--positive, --classes and --continuous each say what the target is: give one of them.")
+    return asked[0] if asked else None
+
+
 def _infer_column(name: str, t: TypeTracker, n_rows: int, *, target: bool, categorical: bool, numeric: bool,
-                  log: bool, ignore: bool, id_column: bool, positive: str | None, source: str) -> Column:
+                  log: bool, ignore: bool, id_column: bool, positive: str | None, source: str,
+                  kind: str | None = None) -> Column:
     present = n_rows - t.missing
     numbers = {text: parse_number(text) for text in t.counts}
     all_numbers = present > 0 and all(v is not None for v in numbers.values())
     distinct = len(t.counts)
     col = Column(name, "ignored", missing=t.missing, distinct=distinct)
     if name == target:
-        return _infer_target(col, t, numbers, all_numbers, positive, source)
+        return _infer_target(col, t, numbers, all_numbers, positive, source, kind)
     if ignore:
         col.note = "--ignore"
         return col
@@ -292,27 +363,52 @@ def _as_level(x: float):
 
 
 def _infer_target(col: Column, t: TypeTracker, numbers: dict, all_numbers: bool, positive: str | None,
-                  source: str) -> Column:
+                  source: str, kind: str | None = None) -> Column:
+    """Two values (or --positive): binary. Text of 3 to MAX_CLASSES levels, or 3 to FEW_CLASSES whole numbers
+    (or --classes): multiclass. Other numbers (or --continuous): continuous."""
     col.kind, col.missing_ok = "target", True
-    present = [text for text in t.counts]
-    if not present:
+    if not t.counts:
         raise XlnetError(f"{source}: the target {col.name} has no values.")
-    if positive is not None:
-        if positive not in t.counts:
-            raise XlnetError(f"{source}: --positive {positive!r} is not a value of {col.name}; its values include "
-                             f"{', '.join(list(t.counts)[:10])}.")
-    if len(t.counts) == 2 or positive is not None:
+    if positive is not None and positive not in t.counts:
+        raise XlnetError(f"{source}: --positive {positive!r} is not a value of {col.name}; its values include "
+                         f"{', '.join(list(t.counts)[:10])}.")
+    merged = _merged_levels(t, numbers, all_numbers)
+    if len(merged) == 1 and kind is None and not all_numbers:
+        raise XlnetError(f"{source}: every {col.name} is {next(iter(merged))!r}; a target of one value has "
+                         "nothing to predict.")
+    if kind == "binary" or kind is None and len(merged) == 2:
         levels = sorted(t.counts, key=lambda s: (numbers.get(s) is None, numbers.get(s) or 0, s))
         pos = positive or next((s for s in levels if s.lower() in POSITIVE_NAMES), levels[-1])
         neg = [s for s in levels if s != pos]
         col.levels = [_typed(neg[0] if len(neg) == 1 else "other", all_numbers), _typed(pos, all_numbers)]
         col.note = f"binary: 1 = {pos}" + (f" (rest: {len(neg)} values)" if len(neg) > 1 else "")
         return col
-    if not all_numbers:
-        raise XlnetError(f"{source}: the target {col.name} has {len(t.counts)} text values; xlnet models a binary "
-                         "or a numeric target: name the level to predict with --positive LEVEL.")
-    col.note = "numbers: continuous"
+    whole = all_numbers and all(float(v).is_integer() for v in numbers.values())
+    if kind == "continuous" or kind is None and all_numbers and not (whole and 3 <= len(merged) <= FEW_CLASSES):
+        if not all_numbers:
+            bad = next(text for text, v in numbers.items() if v is None)
+            raise XlnetError(f"{source}: --continuous needs a numeric target; {col.name} holds {bad[:40]!r}.")
+        col.note = "--continuous" if kind else "numbers: continuous"
+        return col
+    if len(merged) > MAX_CLASSES:
+        raise XlnetError(f"{source}: the target {col.name} has {len(merged)} levels; xlnet predicts up to "
+                         f"{MAX_CLASSES} classes: name the level to predict with --positive LEVEL"
+                         + (", or predict a number with --continuous." if all_numbers else "."))
+    col.levels = list(merged.values())
+    col.note = ("--classes" if kind else f"{len(merged)} whole-number values: classes (--continuous for a number)"
+                if all_numbers else "text") + f": {len(merged)} classes"
     return col
+
+
+def _merged_levels(t: TypeTracker, numbers: dict, all_numbers: bool) -> dict:
+    """The target's levels, sorted, each once: text merged without case (as a spreadsheet compares it, spelled as
+    most of its rows spell it), numbers by value."""
+    spelling: dict = {}
+    for text, count in t.counts.items():
+        key = numbers[text] if all_numbers else text.lower()
+        spelling.setdefault(key, Counter())[text] += count
+    return {key: _as_level(key) if all_numbers else spelling[key].most_common(1)[0][0]
+            for key in sorted(spelling, key=lambda k: (str(k).lower(), str(k)) if not all_numbers else k)}
 
 
 def _typed(text: str, number: bool):
@@ -375,7 +471,8 @@ def spec_from_file(d: dict, header: list[str], source: str) -> Spec:
     if missing:
         raise XlnetError(f"{source}: the spec names {', '.join(missing)}, which the CSV does not have.")
     columns = [given.get(n) or Column(n, "ignored", note="not in the spec") for n in header]
-    spec = Spec(columns, d.get("target", ""), task=d.get("task", "binary"), loss=d.get("loss", "mse"),
+    task = d.get("task", "binary")
+    spec = Spec(columns, d.get("target", ""), task=task, loss=d.get("loss") or default_loss(task),
                 hidden=d.get("hidden", 2), missing=d.get("missing", "drop"), weight_decay=d.get("weight_decay", 0.0))
     spec.check(source)
     return spec

@@ -19,11 +19,14 @@ MERGE_AT = 1 << 16  # distinct numbers a tally gathers before it merges its chun
 
 
 def target_values(frame: Frame, spec: Spec) -> np.ndarray:
-    """y: 1 for the positive level, 0 otherwise (binary), or the number (continuous); NaN when missing."""
+    """y: 1 for the positive level, 0 otherwise (binary), the class number (multiclass: 0, 1, ... in the order of
+    the spec's classes), or the number (continuous); NaN when missing."""
     c = spec.target_column
     raw = frame.values[c.name]
     if spec.task == "continuous":
         return raw.astype(float)
+    if spec.task == "multiclass":
+        return spec.codes(raw)
     if raw.dtype == float:
         missing, y = np.isnan(raw), (raw == c.levels[1]).astype(float)
     else:
@@ -90,6 +93,7 @@ class Cleaning:
         self.missing = {c.name: 0 for c in self.features}  # among the labelled rows
         self.numeric: dict[str, bool] = {}
         self.extremes: dict[str, list[float]] = {}  # [least, largest] of a number over the rows kept
+        self.classes: list[np.ndarray] = []  # a multi-class target's class numbers of the rows kept, by chunk
         self.report: dict = {}
 
     def add(self, frame: Frame) -> None:
@@ -113,6 +117,8 @@ class Cleaning:
             if self.numeric[c.name]:
                 self._extend(c.name, values[kept & ~m])
         self._extend(self.spec.target, y[kept])
+        if self.spec.task == "multiclass":
+            self.classes.append(y[kept].astype(np.int8))
 
     def _extend(self, name: str, x: np.ndarray) -> None:
         if len(x):
@@ -144,11 +150,26 @@ class Cleaning:
                 label = c.feature_labels()[0]
                 raise XlnetError(f"{source}: every {c.name} kept is 0, so {label} = {c.name}/MAX({c.name}) would "
                                  f"divide by zero; xlnet needs at least one {c.name} above 0.")
+        self.check_classes()
         low, high = self.extremes[spec.target]
         if spec.task == "continuous" and low == high:
             raise XlnetError(f"{source}: every {spec.target} kept is {low:g}; a constant target has nothing to "
                              "learn, and its R² would divide by zero in the sheet.")
         return self
+
+    def check_classes(self, held_out: np.ndarray | None = None) -> None:
+        """Every class of a multi-class target has rows kept to learn from, outside the validation rows."""
+        if self.spec.task != "multiclass":
+            return
+        codes = np.concatenate(self.classes) if self.classes else np.zeros(0, np.int8)
+        train = codes if held_out is None else codes[~held_out]
+        counts = np.bincount(train, minlength=len(self.spec.classes))
+        empty = [level for level, n in zip(self.spec.classes, counts) if n == 0]
+        if empty:
+            where = "rows kept" if held_out is None else "training rows (all of its rows are validation rows)"
+            raise XlnetError(f"{self.source}: the class {empty[0]!r} of {self.spec.target} has no {where}, so no "
+                             f"model can learn it; " + ("drop its rows from the CSV." if held_out is None else
+                                                        "build with another --seed, or a smaller --valid-pct."))
 
     def apply(self, frame: Frame) -> Frame:
         """The rows of a chunk that are kept, their missing features filled (learned first)."""

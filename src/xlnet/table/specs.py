@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xlnet.errors import XlnetError
-from xlnet.model.spec import Spec, infer, read_spec_file, spec_from_file
+from xlnet.model.spec import Spec, hidden_layers, infer, read_spec_file, spec_from_file
 from xlnet.presets import Preset, lesson
 from xlnet.table.reading import CsvSource, Survey, Table, check_columns
 
@@ -33,6 +33,7 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
               hidden: int | None = None, **options) -> Spec:
     """The preset's spec when nothing names a target; else the file's or the one inferred from the `survey` of
     every row, options winning."""
+    hidden = None if hidden is None else hidden_layers(hidden)
     if spec_file is not None:
         d = read_spec_file(spec_file)
         if target:
@@ -50,5 +51,5 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
                              f"(the {preset.name}'s preset takes none).")
         check_columns(source, spec, hint=preset.columns_hint)
         return spec
-    return infer(source.header, survey.trackers, survey.n_rows, target=target, missing=missing, loss=loss or "mse",
+    return infer(source.header, survey.trackers, survey.n_rows, target=target, missing=missing, loss=loss,
                  hidden=2 if hidden is None else hidden, source=str(source.source), **options)

@@ -12,6 +12,10 @@ from xlnet.workbook.layout import FIRST_ROW, SETS, SheetLayout
 from xlnet.xlsx.read import Package, letters
 
 
+def _key(v):
+    return v.lower() if isinstance(v, str) else v
+
+
 def normal(formula) -> str:
     return "".join(str(formula).split()).upper()
 
@@ -26,6 +30,10 @@ def value_rule(spec: Spec, column: str):
     if column == "Set":
         return (lambda v: v in SETS), "train or valid", None
     if column == spec.target:
+        if spec.task == "multiclass":
+            keys = {_key(level) for level in spec.classes}
+            return ((lambda v: isinstance(v, (str, float)) and _key(v) in keys),
+                    " or ".join(map(str, spec.classes)), None)
         if spec.task == "binary":
             return (lambda v: v in (0.0, 1.0) and not isinstance(v, bool)), "0 or 1", lambda x: (x == 0) | (x == 1)
         return is_number, "a number", np.isfinite

@@ -20,6 +20,7 @@ SPEC_SHEET = "xlnet"
 HISTORY_SHEET = "history"
 CURVES_SHEET = "curves"
 TITLE_ROW, HEADER_ROW, FIRST_ROW = 1, 3, 4
+LABEL_ROW = 2  # the class above each probability column of a multi-class sheet
 MAX_ROWS = 1_048_576 - FIRST_ROW + 1  # rows that fit on a worksheet under the headers
 SETS = ("train", "valid")
 SCORE_LABELS = {"accuracy": "accuracy", "r2": "R²"}
@@ -146,6 +147,18 @@ class SheetLayout:
         (cb, rb) = cells[stop - 1]
         return f"{absolute(ca, ra)}:{absolute(cb, rb)}"
 
+    def param_rect(self, block: str, r0: int, r1: int, c0: int, c1: int) -> str:
+        """Rows r0..r1-1 and columns c0..c1-1 of a block (a single cell where that is one)."""
+        top, left = self.blocks[block][1] + r0, self.blocks[block][0] + c0
+        bottom, right = top + r1 - r0 - 1, left + c1 - c0 - 1
+        return absolute(left, top) if (top, left) == (bottom, right) else \
+            f"{absolute(left, top)}:{absolute(right, bottom)}"
+
+    def labels_row(self, names: tuple[str, ...]) -> str:
+        """The cells above these columns that hold the classes they stand for (a multi-class sheet's
+        probabilities)."""
+        return f"{absolute(self.col[names[0]], LABEL_ROW)}:{absolute(self.col[names[-1]], LABEL_ROW)}"
+
     # Addresses the writer and the reader share.
     def block_cells(self, block: str) -> list[list[tuple[int, int]]]:
         c0, r0, c1, r1 = self.blocks[block]
@@ -253,7 +266,13 @@ class SheetLayout:
         out.update({(c - 1, r): metric_label(name, self.split) for name, (c, r) in self.metric_at.items()
                     if name in self.metrics or name == "weight_decay"})
         out.setdefault((self.col[self.model.column_names[0]], TITLE_ROW), "Model")
-        return out
+        return {**out, **self.class_labels()}
+
+    def class_labels(self) -> dict[tuple[int, int], object]:
+        """A multi-class sheet's classes, each above its probability column: the predicted-class formula reads
+        them (so a class of numbers is a number, as the target column holds it)."""
+        return {(self.col[name], LABEL_ROW): level
+                for name, level in zip(self.model.probabilities, self.spec.classes)}
 
     def headers(self) -> dict[int, str]:
         return {c: name for name, c in self.col.items()}

@@ -69,10 +69,16 @@ class PredictCells:
     def param_span(self, block, start, stop=None):
         return parts.sheet_ref(self.model_sheet.model.name, self.model_sheet.param_span(block, start, stop))
 
+    def param_rect(self, block, r0, r1, c0, c1):
+        return parts.sheet_ref(self.model_sheet.model.name, self.model_sheet.param_rect(block, r0, r1, c0, c1))
+
+    def labels_row(self, names):
+        return parts.sheet_ref(self.model_sheet.model.name, self.model_sheet.labels_row(names))
+
 
 class PredictLayout:
     """Where things are on the predict sheet: the id, the raw values and the features of the new rows, then each
-    model's columns (all but its loss) after a gap."""
+    model's columns (all but those that need the target) after a gap."""
 
     def __init__(self, sheets: dict[str, SheetData], id_name: str, n: int):
         self.sheets, self.n = sheets, n
@@ -88,7 +94,9 @@ class PredictLayout:
             next_col += 1
 
     def model_columns(self, model: str) -> list[str]:
-        return [name for name in self.sheets[model].model.column_names if name != "Loss"]
+        """A model's columns that new rows have: all but those that need the target."""
+        m = self.sheets[model].model
+        return [name for name in m.column_names if name not in m.target_columns]
 
     def cells(self, model: str) -> PredictCells:
         """The Cells protocol of one model's columns."""
@@ -140,7 +148,7 @@ def _row(sheet_xml: parts.SheetXML, at: PredictLayout, r: int, values: dict) -> 
         cells = at.cells(model).at_row(r)
         m = at.sheets[model].model
         for column, op in m.columns:
-            if column == "Loss":
+            if column in m.target_columns:
                 continue
             style = PREDICTION if column == m.prediction else COMPUTED
             formula = None if getattr(op, "array", False) else Formula("=" + op.formula(cells))

@@ -184,12 +184,21 @@ class _Scan:
             found = None if cell is None else cell.formula
             if found is None or normal(found) != normal(formula) or (cell.array or "").replace("$", "") != rng:
                 differ.append(f"{letters(c)}{FIRST_ROW} holds {found!r:.60}, xlnet wrote {formula!r:.60}")
+        for (c, r), level in at.class_labels().items():
+            cell = self.fixed.get((c, r))
+            found = None if cell is None else cell.formula or cell.value
+            if not (isinstance(found, (str, float)) and _key(found) == _key(level)):
+                differ.append(f"{letters(c)}{r} holds {found!r:.60}, xlnet wrote the class {level!r:.60}")
         differ = differ[::-1] + self.differ
         if differ:
             shown = [d for d in differ if d][:3]
             raise XlnetError(f"{self.where}: {len(differ)} cell(s) differ from the formulas xlnet wrote, so its losses "
                              f"would not be the ones the sheet computes: " + "; ".join(shown)
                              + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
+
+
+def _key(v):
+    return v.lower() if isinstance(v, str) else v
 
 
 def _as_array(column: str, values: list | np.ndarray) -> np.ndarray:

@@ -34,9 +34,10 @@ class SheetData:
     def X(self) -> np.ndarray:
         return feature_matrix(self.spec, self.env)
 
-    @property
+    @functools.cached_property
     def y(self) -> np.ndarray:
-        return self.env[self.spec.target]
+        """The target as numbers (a class's number, for classes)."""
+        return self.spec.codes(self.env[self.spec.target])
 
     def metrics(self, W: np.ndarray | None = None, weight_decay: float | None = None) -> dict[str, float]:
         """The summary cells: the training loss and score, with a validation set the validation ones, and the

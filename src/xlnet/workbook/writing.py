@@ -119,7 +119,7 @@ class ModelSheet:
         widths: dict[int, float] = {}
         for (c, r), text in {**at.titles(), **at.param_labels()}.items():
             put(c, r, text, TITLE if r < HEADER_ROW or c < at.param_col + 1 else HEAD)
-            widths[c] = max(widths.get(c, 9), len(text) + 2)
+            widths[c] = max(widths.get(c, 9), len(str(text)) + 2)
         for c, text in at.headers().items():
             put(c, HEADER_ROW, text, HEAD)
             widths[c] = max(widths.get(c, 9), len(text) + 2)
