@@ -40,3 +40,16 @@ def test_build_makes_the_output_folder_and_refuses_odd_outputs(tmp_path):
     assert r.exit_code == 1 and not odd.exists()
     r = CliRunner().invoke(cli, ["build", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "is a directory" in r.output
+
+
+def test_the_cli_page_shows_each_commands_help_as_it_is():
+    """docs/cli.md's `--help` blocks are the commands' own (scripts/cli_doc.py refreshes them)."""
+    import importlib.util
+
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location("cli_doc", ROOT / "scripts" / "cli_doc.py")
+    cli_doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli_doc)
+    doc = cli_doc.DOC.read_text()
+    assert len(cli_doc.BLOCK.findall(doc)) == 7  # build, inspect, fit, predict, compare, restore, lesson sgd
+    assert cli_doc.refreshed(doc) == doc, "run python scripts/cli_doc.py"

@@ -156,3 +156,14 @@ def test_build_says_when_excel_solver_cannot_take_a_sheet(tmp_path):
     assert ("  nnet: 324 parameter cells; Excel's own Solver changes at most 200 (xlnet fits them all; Analytic "
             "Solver takes more)") in r.output.splitlines()
     assert not any(line.startswith("  linear:") for line in r.output.splitlines())
+
+
+def test_a_spec_file_keeps_the_layers_and_the_classes(tmp_path):
+    toml = tmp_path / "s.toml"
+    r = run("inspect", PENGUINS, "--target", "species", "--hidden", "6,3", "--write-spec", toml)
+    assert r.exit_code == 0 and "loss crossentropy, hidden 6,3," in r.output, r.output
+    assert {'task = "multiclass"', 'loss = "crossentropy"', "hidden = [6, 3]"} <= set(toml.read_text().splitlines())
+    r = run("build", PENGUINS, "--spec", toml, "--out", tmp_path / "s.xlsx")
+    assert r.exit_code == 0, r.output
+    spec = read_sheets(tmp_path / "s.xlsx")["nnet"].spec
+    assert (spec.layers, spec.classes) == ((6, 3), ["Adelie", "Chinstrap", "Gentoo"])

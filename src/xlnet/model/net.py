@@ -47,6 +47,7 @@ class Model:
     depth: int = 0             # hidden layers
     probabilities: tuple[str, ...] = ()  # a multi-class sheet's probability columns, a class each
     target_columns: tuple[str, ...] = ("Loss",)  # the columns that need the target (no use for new rows)
+    shown: tuple[str, ...] = ()  # columns the sheet shows that the loss does not read: a fit skips them
 
     @property
     def convex(self) -> bool:
@@ -130,6 +131,8 @@ class Model:
         env = {"X": X, self.target: y, "weight_decay": weight_decay, **blocks}
         backwards = []
         for name, op in self.columns:
+            if name in self.shown:
+                continue
             env[name], backward = op.forward(env)
             backwards.append((name, backward))
         env["train_loss"], mean_backward = Average("Loss").forward(env)
@@ -182,7 +185,7 @@ def _tail(spec: Spec, z: tuple[str, ...]) -> tuple[Columns, str, tuple[str, ...]
     probability), the predicted class, the target one-hot, and the cross-entropy. Returns the columns, the
     prediction and the probability columns."""
     y = Col(spec.target)
-    if spec.task == "multiclass":
+    if spec.task == "multiclass":  # the loss reads only the outputs and the one-hot target
         levels = spec.classes
         e, p, onehot = (tuple(f"{kind} {level}" for level in levels) for kind in ("E", "P", "Y"))
         columns = ((("Max", RowMax(z)),) + tuple((e[k], Exp(Col(z[k]) - Col("Max"))) for k in range(len(z)))
@@ -292,8 +295,9 @@ def build_model(sheet: str, spec: Spec, feature_names: tuple[str, ...]) -> Model
     b, c = output.build(inputs, z, over_features=not hidden)
     tail, prediction, probabilities = _tail(spec, z)
     target_columns = tuple(name for name, op in tail if isinstance(op, ClassIs)) + ("Loss",)
+    shown = tuple(name for name, op in tail if name not in target_columns)
     return Model(sheet, blocks + b, columns + c + tail, prediction, spec.target, spec.task, spec.scores_without_split,
-                 spec.weight_decay is not None, len(hidden), probabilities, target_columns)
+                 spec.weight_decay is not None, len(hidden), probabilities, target_columns, shown)
 
 
 def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]:
