@@ -554,37 +554,33 @@ class Accuracy(Summary):
     def __init__(self, prediction: str, target: str, which: str | None = None):
         self.prediction, self.target, self.which = prediction, target, which
 
+    def matches(self, p: str, y: str) -> str:
+        """A row's match, as an array formula over the prediction and target ranges."""
+        return f"(({p}>0.5)=({y}=1))"
+
+    def right(self, env: dict) -> np.ndarray:
+        return (env[self.prediction] > 0.5) == (env[self.target] == 1)
+
     def formula(self, at):
         p, y = at.column_range(self.prediction), at.column_range(self.target)
         if self.which is None:
-            return f"SUMPRODUCT((({p}>0.5)=({y}=1))*1)/ROWS({y})"
+            return f"SUMPRODUCT({self.matches(p, y)}*1)/ROWS({y})"
         s = at.column_range("Set")
-        return f'SUMPRODUCT(({s}="{self.which}")*(({p}>0.5)=({y}=1)))/COUNTIF({s},"{self.which}")'
+        return f'SUMPRODUCT(({s}="{self.which}")*{self.matches(p, y)})/COUNTIF({s},"{self.which}")'
 
     def parts(self, env):
-        y = env[self.target]
-        mask = _rows(env, self.which, y.shape[-1])
-        right = (env[self.prediction] > 0.5) == (y == 1)
-        return (right * mask).sum(axis=-1), mask.sum()
+        mask = _rows(env, self.which, env[self.target].shape[-1])
+        return (self.right(env) * mask).sum(axis=-1), mask.sum()
 
 
-class ClassAccuracy(Summary):
+class ClassAccuracy(Accuracy):
     """Share of the `which` rows (all rows for None) whose predicted class is the target's."""
 
-    def __init__(self, prediction: str, target: str, which: str | None = None):
-        self.prediction, self.target, self.which = prediction, target, which
+    def matches(self, p: str, y: str) -> str:
+        return f"({p}={y})"
 
-    def formula(self, at):
-        p, y = at.column_range(self.prediction), at.column_range(self.target)
-        if self.which is None:
-            return f"SUMPRODUCT(({p}={y})*1)/ROWS({y})"
-        s = at.column_range("Set")
-        return f'SUMPRODUCT(({s}="{self.which}")*({p}={y}))/COUNTIF({s},"{self.which}")'
-
-    def parts(self, env):
-        y = env[self.target]
-        mask = _rows(env, self.which, y.shape[-1])
-        return ((env[self.prediction] == y) * mask).sum(axis=-1), mask.sum()
+    def right(self, env: dict) -> np.ndarray:
+        return env[self.prediction] == env[self.target]
 
 
 class RSquared(Summary):
