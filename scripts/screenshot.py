@@ -1,7 +1,9 @@
-"""Render the top of the fitted workbook's nnet sheet as LibreOffice shows it: docs/workbook.png.
+"""Render part of a workbook's sheet as LibreOffice shows it: by default the fitted lesson's nnet sheet, as
+docs/workbook.png.
 
 Needs LibreOffice, pdftoppm and ImageMagick (Debian: libreoffice-calc-nogui, poppler-utils, imagemagick).
-    python scripts/screenshot.py [WORKBOOK]
+    python scripts/screenshot.py [WORKBOOK [SHEET AREA PNG]]
+    python scripts/screenshot.py relu.xlsx relu A1:N62 docs/lesson3.png    # xlnet lesson relu's picture
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from office import convert  # noqa: E402
 
 
-def main(workbook: Path, sheet: str = "nnet", area: str = "A1:AH20") -> None:
+def main(workbook: Path, sheet: str = "nnet", area: str = "A1:AH20", png: Path = ROOT / "docs" / "workbook.png"
+         ) -> None:
     wb = openpyxl.load_workbook(workbook)
     for name in wb.sheetnames:
         if name != sheet:
@@ -37,9 +40,12 @@ def main(workbook: Path, sheet: str = "nnet", area: str = "A1:AH20") -> None:
         page = Path(tmp) / "page"
         subprocess.run(["pdftoppm", "-png", "-r", "160", "-singlefile", str(pdf), str(page)], check=True)
         subprocess.run(["convert", f"{page}.png", "-trim", "-bordercolor", "white", "-border", "8",
-                        str(ROOT / "docs" / "workbook.png")], check=True)
-    print(ROOT / "docs" / "workbook.png")
+                        str(png)], check=True)
+    print(png)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "workbooks" / "titanic.xlsx")
+    if len(sys.argv) > 2:
+        main(Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+    else:
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "workbooks" / "titanic.xlsx")

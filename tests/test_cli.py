@@ -51,5 +51,5 @@ def test_the_cli_page_shows_each_commands_help_as_it_is():
     cli_doc = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli_doc)
     doc = cli_doc.DOC.read_text()
-    assert len(cli_doc.BLOCK.findall(doc)) == 7  # build, inspect, fit, predict, compare, restore, lesson sgd
+    assert len(cli_doc.BLOCK.findall(doc)) == 8  # build, inspect, fit, predict, compare, restore, the lessons
     assert cli_doc.refreshed(doc) == doc, "run python scripts/cli_doc.py"

@@ -390,6 +390,42 @@ def lesson_sgd(out, steps, lr, seed, batch_size, optimizer, model, force):
     click.echo(f"Wrote {s.out}")
 
 
+@lesson.command("relu")
+@click.option("--out", default="relu.xlsx", show_default=True, type=click.Path(dir_okay=False),
+              help="The workbook to write.")
+@click.option("--units", default=1, show_default=True, type=int, help="ReLUs added up (1 to 20).")
+@click.option("--curve", type=click.Choice(("quadratic", "wiggly", "vee")), default="quadratic", show_default=True,
+              help="The points' curve: 3x²+2x+1 (the lesson's), sin(3x)+x/2, or |x-0.5|; plus a seeded noise.")
+@click.option("--steps", default=100, show_default=True, type=int, help="Rows of gradient descent.")
+@click.option("--lr", default=0.03, show_default=True, type=float, help="The learning rate (a cell: change it there).")
+@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam")), default="sgd", show_default=True,
+              help="Plain gradient descent, momentum, or Adam.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Seed of the points' noise.")
+@click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
+@reports_errors
+def lesson_relu(out, units, curve, steps, lr, optimizer, seed, force):
+    """ReLUs that draw any curve: units max(0, m·x+b) added up, fitted by gradient descent, every step a row.
+
+    \b
+    Example:
+        xlnet lesson relu --out relu.xlsx
+        xlnet lesson relu --units 2 --out double.xlsx
+        xlnet lesson relu --units 10 --curve wiggly --steps 500 --lr 0.05 --out squiggly.xlsx
+    """
+    from xlnet.commands.lesson import build_relu_lesson
+
+    s = build_relu_lesson(out, units=units, curve=curve, steps=steps, lr=lr, optimizer=optimizer, seed=seed,
+                          force=force)
+    first, last = s.rows[0]["loss"], s.rows[-1]["loss"]
+    click.echo(f"{units} ReLU{'s' if units > 1 else ''} on {curve}, {optimizer}, lr {lr:g}: loss {first:.6g} at "
+               f"step 0, {last:.6g} at step {steps}; the best weights for these bends would reach "
+               f"{s.least_squares:.6g}.")
+    if s.diverged:
+        click.echo(f"Warning: the descent diverges: the loss grows from {first:.6g} to {last:.6g}; lower --lr.",
+                   err=True)
+    click.echo(f"Wrote {s.out}")
+
+
 def _row(sheet, label, m, gap="", seconds=None, split=False):
     value = "" if m is None else loss(solver_target(m), 14).strip()
     extra = ""

@@ -166,24 +166,42 @@ class Plan:
         h = Input("h")
         for i, p in enumerate(a):
             out.append((f"fd{i + 1}", (batch_loss({p: h}) - batch_loss({p: Num(0.0) - h})) / (h * 2.0), None))
-        lr = Input("lr")
-        if self.optimizer == "sgd":
-            updates = {p: Col(p, True) - lr * Col(g[i], True) for i, p in enumerate(a)}
-        elif self.optimizer == "momentum":
-            for i in range(self.k):
-                out.append((f"v{i + 1}", Col(g[i]), Input("beta") * Col(f"v{i + 1}", True) + Col(g[i])))
-            updates = {p: Col(p, True) - lr * Col(f"v{i + 1}", True) for i, p in enumerate(a)}
-        else:
-            b1, b2, eps = Input("beta1"), Input("beta2"), Input("eps")
-            for i in range(self.k):
-                gi = Col(g[i])
-                out.append((f"m{i + 1}", (Num(1.0) - b1) * gi, b1 * Col(f"m{i + 1}", True) + (Num(1.0) - b1) * gi))
-                out.append((f"s{i + 1}", (Num(1.0) - b2) * gi * gi,
-                            b2 * Col(f"s{i + 1}", True) + (Num(1.0) - b2) * gi * gi))
-            t = Col("step", True) + 1.0
-            updates = {p: Col(p, True) - lr * (Col(f"m{i + 1}", True) / (Num(1.0) - b1 ** t))
-                       / (Sqrt(Col(f"s{i + 1}", True) / (Num(1.0) - b2 ** t)) + eps) for i, p in enumerate(a)}
+        state, updates = optimizer_columns(self.optimizer, a, g)
+        out += state
         return [(name, first, updates[name] if name in updates else later or first) for name, first, later in out]
+
+    @property
+    def inputs(self) -> list[tuple[str, str]]:
+        """The named input cells and their labels."""
+        return list(INPUTS) + [(f"start_{i + 1}", f"starting a{i + 1}") for i in range(self.k)]
+
+    @property
+    def data_names(self) -> list[str]:
+        return list(self.features) + ["y"] + (["batch"] if self.batch_size else [])
+
+
+def optimizer_columns(optimizer: str, params: tuple[str, ...], grads: list[str], state: str = ""
+                      ) -> tuple[list[tuple[str, E, E]], dict[str, E]]:
+    """The optimiser's state columns (momentum's v, Adam's m and s: a column each per parameter, named by its
+    number after `state`) and each parameter's update from the row before: plain gradient descent, momentum, or
+    Adam with its bias correction."""
+    lr = Input("lr")
+    out: list = []
+    if optimizer == "sgd":
+        return out, {p: Col(p, True) - lr * Col(g, True) for p, g in zip(params, grads)}
+    if optimizer == "momentum":
+        for i, g in enumerate(grads):
+            v = f"{state}v{i + 1}"
+            out.append((v, Col(g), Input("beta") * Col(v, True) + Col(g)))
+        return out, {p: Col(p, True) - lr * Col(f"{state}v{i + 1}", True) for i, p in enumerate(params)}
+    b1, b2, eps = Input("beta1"), Input("beta2"), Input("eps")
+    for i, g in enumerate(grads):
+        gi, m, s = Col(g), f"{state}m{i + 1}", f"{state}s{i + 1}"
+        out.append((m, (Num(1.0) - b1) * gi, b1 * Col(m, True) + (Num(1.0) - b1) * gi))
+        out.append((s, (Num(1.0) - b2) * gi * gi, b2 * Col(s, True) + (Num(1.0) - b2) * gi * gi))
+    t = Col("step", True) + 1.0
+    return out, {p: Col(p, True) - lr * (Col(f"{state}m{i + 1}", True) / (Num(1.0) - b1 ** t))
+                 / (Sqrt(Col(f"{state}s{i + 1}", True) / (Num(1.0) - b2 ** t)) + eps) for i, p in enumerate(params)}
 
 
 def make_data(plan: Plan, seed: int | None) -> dict[str, np.ndarray]:
@@ -224,13 +242,12 @@ class Layout:
 
     def __init__(self, plan: Plan):
         self.plan = plan
-        self.data_names = list(plan.features) + ["y"] + (["batch"] if plan.batch_size else [])
+        self.data_names = plan.data_names
         self.data_col = {name: 4 + i for i, name in enumerate(self.data_names)}
         start = 4 + len(self.data_names) + 1
         self.step_names = [name for name, _, _ in plan.columns()]
         self.step_col = {name: start + i for i, name in enumerate(self.step_names)}
-        self.inputs = [(name, label) for name, label in INPUTS] + [
-            (f"start_{i + 1}", f"starting a{i + 1}") for i in range(plan.k)]
+        self.inputs = plan.inputs
         self.input_row = {name: 3 + i for i, (name, _) in enumerate(self.inputs)}
         self.last_data = FIRST + plan.n - 1
         self.last_step = FIRST + plan.steps

@@ -33,6 +33,18 @@ def number(x: float) -> str:
     return r[:-2] if r.endswith(".0") else r
 
 
+SOLVER_OPTIONS = {  # Excel Solver's model, as the reference workbook stores it
+    "solver_typ": "2", "solver_eng": "1", "solver_neg": "2", "solver_num": "0", "solver_ver": "3",
+    "solver_cvg": "0.0001", "solver_drv": "1", "solver_est": "1", "solver_itr": "2147483647",
+    "solver_mip": "2147483647", "solver_mni": "30", "solver_mrt": "0.075", "solver_msl": "2",
+    "solver_nod": "2147483647", "solver_nwt": "1", "solver_pre": "0.000001", "solver_rbv": "1",
+    "solver_rlx": "2", "solver_rsd": "0", "solver_scl": "1", "solver_sho": "2", "solver_ssz": "100",
+    "solver_tim": "2147483647", "solver_tol": "0.01", "solver_val": "0",
+    # LibreOffice 24.2+ reads this; without it, it would pick a linear engine.
+    "solver_lo_eng": '"com.sun.star.comp.Calc.NLPSolver.DEPSSolverImpl"',
+}
+
+
 def sheet_ref(sheet: str, rng: str) -> str:
     """A reference to `rng` on `sheet`, quoted when the name needs it."""
     plain = sheet.replace("_", "").isalnum() and not sheet[0].isdigit()

@@ -117,12 +117,18 @@ class SheetStream:
         """A row already rendered (a template filled in): the fast path for large sheets."""
         self._emit(xml)
 
-    def close(self, *, landscape: bool = False, data: int = 0) -> None:
-        """`data`: a digest of the data in the rows after the seam, known once they are written."""
+    def close(self, *, landscape: bool = False, data: int = 0, row_breaks: Iterable[int] = ()) -> None:
+        """`data`: a digest of the data in the rows after the seam, known once they are written. `row_breaks`:
+        the rows after which a printed page ends."""
         tail = [b"</sheetData>",
                 b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>']
         if landscape:
             tail.append(b'<pageSetup orientation="landscape"/>')
+        breaks = sorted(row_breaks)
+        if breaks:
+            tail.append(f'<rowBreaks count="{len(breaks)}" manualBreakCount="{len(breaks)}">'.encode()
+                        + b"".join(f'<brk id="{r}" max="16383" man="1"/>'.encode() for r in breaks)
+                        + b"</rowBreaks>")
         if self.drawing_rid:
             tail.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
         tail.append(b"</worksheet>")
