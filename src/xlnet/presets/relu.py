@@ -48,11 +48,6 @@ class Plan:
     optimizer: str
     steps: int
     n: int = POINTS
-    batch_size: None = None  # every step sees every point
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return ("x",)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -61,15 +56,15 @@ class Plan:
 
     @property
     def inputs(self) -> list[tuple[str, str]]:
-        """The named input cells and their labels: the optimisers' settings, and each unit's starting slope and
-        intercept (the notebook's sliders)."""
+        """The named input cells and their labels: the optimisers' settings, and each parameter's start (the
+        notebook's sliders)."""
         what = {"m": "slope", "b": "intercept", "a": "weight"}
         return INPUTS + [(start(p), f"starting {what[p[0]]} of unit {p[1:]}" if p != "c" else "starting constant")
                          for p in self.params]
 
     @property
     def data_names(self) -> list[str]:
-        """The points, then each unit's ReLU at show_step, their sum (the model) and the squared error."""
+        """The points, then each unit's ReLU at show_step, the model and the squared error."""
         return ["x", "y"] + [f"ReLU {k + 1}" for k in range(self.units)] + ["model", "squared error"]
 
     def columns(self) -> list[tuple[str, E | None, E | None]]:
