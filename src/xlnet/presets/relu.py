@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlnet.presets.sgd import FIRST, HEAD, INPUT, NUM, Col, Data, E, Input, Layout, Sum, optimizer_columns
+from xlnet.presets.sgd import (FIRST, HEAD, INPUT, NUM, Col, Data, E, Input, Layout, Sum, optimizer_columns,
+                               put_inputs, put_steps, sheet_of)
 from xlnet.xlsx.parts import SOLVER_OPTIONS, Formula, Style, line_chart, sheet_ref
 from xlnet.xlsx.read import letters
 
@@ -137,11 +138,7 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
 
     put(1, 1, f"Lesson 3: {plan.units} ReLU{'s' if plan.units > 1 else ''} fitted to noisy points of "
               f"{CURVES[plan.curve][1]} by {plan.optimizer}, {plan.steps} steps", bold)
-    put(1, 2, "input", head)
-    put(2, 2, "value", head)
-    for name, label in at.inputs:
-        put(1, at.input_row[name], f"{label} ({name})")
-        put(2, at.input_row[name], float(inputs[name]), inp)
+    put_inputs(put, at, inputs, head, inp)
     info = at.input_row[at.inputs[-1][0]] + 2
     shown_loss = f"AVERAGE({at.data_range('squared error')})"
     for i, (label, value) in enumerate((("curve", CURVES[plan.curve][1]), ("noise (sd)", NOISE[plan.curve]),
@@ -161,16 +158,8 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
         put(at.data_col["y"], r, float(data["y"][i]), num)
         for name, formula in _model_formulas(at, plan, r).items():
             put(at.data_col[name], r, Formula(formula), num)
-    for r in range(FIRST, at.last_step + 1):
-        if r == FIRST:
-            put(at.step_col["step"], r, 0.0)
-        for name, formula in at.formulas(r).items():
-            put(at.step_col[name], r, Formula(formula), num if name != "step" else 0)
-    widths = {1: 44, 2: 16}
-    widths.update({c: 12 for c in list(at.data_col.values()) + list(at.step_col.values())})
-    stream = w.sheet(SHEET, widths=widths, freeze=(0, 2))
-    for r in sorted(cells):
-        stream.row(r, [(c, *cells[r][c]) for c in sorted(cells[r])])
+    put_steps(put, at, num)
+    stream = sheet_of(w, SHEET, at, cells, label_width=44, column_width=12)
     charts_top = info + 6  # each chart on a page of its own: 20 rows, from a page break
     w.charts(stream, _charts(at, plan), [(0, charts_top + 20 * k, 2, charts_top + 20 * k + 18) for k in range(3)])
     stream.close(row_breaks=[charts_top + 20 * k for k in range(3)])

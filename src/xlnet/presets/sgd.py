@@ -294,11 +294,7 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
     put(1, 1, f"Lesson 2: {plan.optimizer} on {'a line' if plan.model == 'line' else 'a quadratic'}, "
               f"{plan.n} points, {plan.steps} steps" + (f", batches of {plan.batch_size}" if plan.batch_size else ""),
         style(Style(bold=True)))
-    put(1, 2, "input", head)
-    put(2, 2, "value", head)
-    for name, label in at.inputs:
-        put(1, at.input_row[name], f"{label} ({name})")
-        put(2, at.input_row[name], float(inputs[name]), inp)
+    put_inputs(put, at, inputs, head, inp)
     true_row = at.input_row[at.inputs[-1][0]] + 2
     put(1, true_row, f"true a (y = {'a1·x + a2' if plan.model == 'line' else 'a1·x² + a2·x + a3'} + noise)",
         style(Style(bold=True)))
@@ -327,16 +323,8 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
     for i in range(plan.n):
         for name in at.data_names:
             put(at.data_col[name], FIRST + i, float(data[name][i]), num if name != "batch" else 0)
-    for r in range(FIRST, at.last_step + 1):
-        if r == FIRST:
-            put(at.step_col["step"], r, 0.0)
-        for name, formula in at.formulas(r).items():
-            put(at.step_col[name], r, Formula(formula), num if name != "step" else 0)
-    widths = {1: 30, 2: 16}
-    widths.update({c: 11 for c in list(at.data_col.values()) + list(at.step_col.values())})
-    stream = w.sheet(SHEET, widths=widths, freeze=(0, 2))
-    for r in sorted(cells):
-        stream.row(r, [(c, *cells[r][c]) for c in sorted(cells[r])])
+    put_steps(put, at, num)
+    stream = sheet_of(w, SHEET, at, cells, label_width=30, column_width=11)
     ref = lambda rng: sheet_ref(SHEET, rng)  # noqa: E731
     x_col = "$A$" + str(fit_row + 1) + ":$A$" + str(fit_row + len(grid))
     y_col = "$B$" + str(fit_row + 1) + ":$B$" + str(fit_row + len(grid))
@@ -356,3 +344,33 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
     for i in range(plan.k):
         w.define(f"a_{i + 1}", sheet_ref(SHEET, at.step_range(f"a{i + 1}")))
     return at
+
+
+def put_inputs(put, at: Layout, inputs: dict[str, float], head: int, inp: int) -> None:
+    """The named inputs, each a label and a value styled as an input, under an `input`/`value` header."""
+    put(1, 2, "input", head)
+    put(2, 2, "value", head)
+    for name, label in at.inputs:
+        put(1, at.input_row[name], f"{label} ({name})")
+        put(2, at.input_row[name], float(inputs[name]), inp)
+
+
+def put_steps(put, at: Layout, num: int) -> None:
+    """Every step's row into `put(column, row, value, style)`: step 0's number, and each column's formula."""
+    for r in range(FIRST, at.last_step + 1):
+        if r == FIRST:
+            put(at.step_col["step"], r, 0.0)
+        for name, formula in at.formulas(r).items():
+            put(at.step_col[name], r, Formula(formula), num if name != "step" else 0)
+
+
+def sheet_of(w, name: str, at: Layout, cells: dict[int, dict[int, tuple]], *, label_width: float,
+             column_width: float):
+    """A lesson's sheet opened in the Writer `w` with its cells (row -> column -> (value, style)) written, the
+    inputs' labels `label_width` wide and the data and step columns `column_width`; left open for its charts."""
+    widths = {1: label_width, 2: 16}
+    widths.update({c: column_width for c in list(at.data_col.values()) + list(at.step_col.values())})
+    stream = w.sheet(name, widths=widths, freeze=(0, 2))
+    for r in sorted(cells):
+        stream.row(r, [(c, *cells[r][c]) for c in sorted(cells[r])])
+    return stream
