@@ -102,6 +102,47 @@ def test_os_refusals_name_the_path_and_the_cause(workbook, monkeypatch, code):
     assert message.startswith(f"Error: {workbook}: cannot write it ({os.strerror(code)})")
 
 
+def test_a_read_only_folder_is_one_line_though_the_temporary_file_cannot_be_removed(workbook, monkeypatch):
+    """On a read-only mount the write fails, and so does removing what was begun: still one line."""
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    before = workbook.read_bytes()
+    monkeypatch.setattr(safety.os, "replace", read_only)
+    monkeypatch.setattr(safety.os, "unlink", read_only)
+    r = run("fit", workbook, *FAST)
+    assert r.exit_code == 1 and r.output.count("\n") == 1 and "Traceback" not in r.output, r.output
+    assert r.output.startswith(f"Error: {workbook}: cannot write it ({os.strerror(errno.EROFS)})")
+    assert workbook.read_bytes() == before
+
+
+def test_a_fifo_given_as_the_workbook_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "w.xlsx"
+    os.mkfifo(fifo)
+    for args in (("fit", fifo, *FAST), ("compare", fifo), ("restore", fifo, "--fit", "1")):
+        r = run(*args)
+        assert (r.exit_code, r.output) == (1, f"Error: {fifo}: it is a FIFO, not a workbook file; name an .xlsx "
+                                              "workbook.\n"), args
+
+
+def test_ctrl_c_or_sigterm_while_the_command_starts_is_one_line(tmp_path):
+    """A signal while Python imports the command or click reads its options: exit status 130 and one line,
+    never a traceback. (In Python's own first few milliseconds, before any of xlnet runs, a signal ends the
+    process as the signal does, printing nothing; under `python -m`, runpy's own imports can still show
+    Python's traceback: the `xlnet` command itself does not go through runpy.)"""
+    rng = random.Random(1)
+    command = Path(sys.executable).with_name("xlnet")
+    for k in range(16):
+        sig = signal.SIGINT if k % 2 == 0 else signal.SIGTERM
+        p = subprocess.Popen([command, "lesson", "sgd", "--out", str(tmp_path / "s.xlsx"), "--force"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.06, 0.3))
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        assert (p.returncode, err) in ((130, "Aborted: stopped before writing; nothing was changed.\n"),
+                                       (-sig, "")), (p.returncode, err)
+
+
 def test_a_read_only_folder_for_real(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only folders; the monkeypatched test covers the message")

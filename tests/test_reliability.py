@@ -207,9 +207,16 @@ def test_zip_bomb_is_refused_before_unpacking(workbook):
     assert message.endswith("(xl/worksheets/sheet2.xml expands over 200 times); this is not a workbook xlnet made.")
 
 
-@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/styles.xml", "[Content_Types].xml"])
-def test_xml_entity_bomb_is_refused(workbook, part):
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
+PADDING = b"<!--" + b"padding " * 9000 + b"-->"  # 72 KB of comment: past where a DTD used to be looked for
+
+
+@pytest.mark.parametrize("part, padding", [
+    ("xl/worksheets/sheet1.xml", b""), ("xl/workbook.xml", b""), ("xl/styles.xml", b""),
+    ("[Content_Types].xml", b""), ("xl/sharedStrings.xml", PADDING), ("xl/workbook.xml", b"\n" * 100_000)])
+def test_xml_entity_bomb_is_refused(workbook, part, padding):
+    """A DTD anywhere in a part's prolog, however padded with comments or white space."""
+    bomb = (b'<?xml version="1.0"?>' + padding +
+            b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
             b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>')
     buf = io.BytesIO()
     with zipfile.ZipFile(workbook) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Iterator
@@ -49,6 +50,7 @@ class Workbook:
         while a spreadsheet app has it open, and locked against other xlnet writes until the block ends."""
         path = Path(path)
         out = Path(out) if out else path
+        check_regular(path)  # before the lock, which would wait on a FIFO for a writer
         if change:
             check_not_open(path)
             if out != path:
@@ -139,10 +141,7 @@ class Workbook:
 def open_package(path: str | Path) -> Package:
     """A workbook from anywhere, vetted (zip and entity bombs refused) and opened for reading."""
     path = Path(path)
-    if path.is_dir():
-        raise XlnetError(f"{path}: it is a folder; name a workbook file.")
-    if not path.exists():
-        raise XlnetError(f"{path}: no such workbook; make one with `xlnet build`.")
+    check_regular(path)
     check_package(path)
     try:
         return Package(path)
@@ -150,6 +149,19 @@ def open_package(path: str | Path) -> Package:
         raise os_error(path, e, "read") from None
     except Exception as e:  # a zip that is not a sound xlsx raises many kinds
         raise XlnetError(f"{path}: not a readable .xlsx workbook ({type(e).__name__}: {str(e)[:120]}).") from None
+
+
+def check_regular(path: Path) -> None:
+    """A workbook is a file: not a folder, nor a FIFO, a socket or a device (which a reader would wait on)."""
+    if path.is_dir():
+        raise XlnetError(f"{path}: it is a folder; name a workbook file.")
+    if not path.exists():
+        raise XlnetError(f"{path}: no such workbook; make one with `xlnet build`.")
+    mode = path.stat().st_mode
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device")):
+        if test(mode):
+            raise XlnetError(f"{path}: it is {kind}, not a workbook file; name an .xlsx workbook.")
 
 
 def read_spec(pkg: Package) -> Spec:

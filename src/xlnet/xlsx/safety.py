@@ -21,7 +21,8 @@ from ..errors import XlnetError
 
 MAX_RATIO = 200        # how much one part may expand; honest sheets stay under 30
 SMALL_PART = 1 << 20   # parts under this may expand more (tiny XML compresses well)
-PROLOG_BYTES = 1 << 16  # where an XML part's DTD would have to be
+PROLOG_BYTES = 1 << 16  # read at a time while looking through an XML part's prolog for a DTD
+MAX_PROLOG = 1 << 24    # a prolog longer than this is refused: no workbook part pads its head so
 TEMP = re.compile(r"^\.(?P<name>.+)\.xlnet-(?P<pid>\d+)\.tmp$")
 
 
@@ -42,15 +43,41 @@ def check_package(path: Path) -> None:
             for part in parts:
                 if part.filename.endswith((".xml", ".rels", ".vml")):
                     with z.open(part) as f:
-                        head = f.read(PROLOG_BYTES)
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise XlnetError(f"{path}: refused: {part.filename} declares a DTD or entities, which "
-                                         "no workbook needs; the file was crafted or corrupted.")
+                        declares = _prolog_declares(f)
+                    if declares:
+                        raise XlnetError(f"{path}: refused: {part.filename} {declares}, which no workbook "
+                                         "needs; the file was crafted or corrupted.")
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile):
         raise XlnetError(f"{path}: not an .xlsx workbook (not a zip file); "
                          "make one with `xlnet build` or save it from Excel as .xlsx.") from None
     except OSError as e:
         raise os_error(path, e, "read") from None
+
+
+PROLOG = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)  # what may come before the root element, but a DTD
+
+
+def _prolog_declares(f) -> str | None:
+    """What an XML part declares before its root element that it must not (a DTD, entities), however long the
+    comments and processing instructions that pad its prolog; None for a plain part."""
+    buffer, at = b"", 0
+    while True:
+        m = PROLOG.match(buffer, at)
+        if m is not None and m.end() < len(buffer):
+            at = m.end()
+            continue
+        rest = buffer[at:].lstrip(b"\xef\xbb\xbf")
+        if rest.startswith(b"<!DOCTYPE") or rest.startswith(b"<!ENTITY"):
+            return "declares a DTD or entities"
+        if rest[:1] == b"<" and rest[1:2] not in (b"?", b"!", b""):
+            return None  # the root element: the prolog is over
+        if len(buffer) - at > MAX_PROLOG:
+            return "has a prolog of over 16 MiB"
+        chunk = f.read(PROLOG_BYTES)
+        if not chunk:
+            return None
+        buffer = buffer[at:] + chunk
+        at = 0
 
 
 def os_error(path: Path, e: OSError, doing: str) -> XlnetError:
@@ -155,11 +182,17 @@ def replacing(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise os_error(path, e, "write") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file, if there is one and the folder lets it be removed (a read-only one does not)."""
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -213,3 +246,18 @@ def terminate_like_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def interrupt_raises() -> Iterator[None]:
+    """While a command runs, Ctrl-C raises KeyboardInterrupt (Python's own handler), so that the command cleans up
+    on its way out, whatever handler was in place before it (the entry point's, which exits at once)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
