@@ -53,6 +53,28 @@ def test_a_workbook_open_in_excel_or_libreoffice_is_not_written(workbook, lock, 
                                  "again, or write to another file with --out.")
 
 
+def test_advice_names_only_what_the_command_offers(workbook, tmp_path):
+    """restore has no --out, and predict's --out names the CSV: their refusals advise what they can do."""
+    fit = run("fit", workbook, *FAST)
+    assert fit.exit_code == 0, fit.output
+    new = tmp_path / "new.csv"
+    new.write_text("PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked\n"
+                   "1,3,A,male,22,1,0,T,7.25,,S\n")
+    before = workbook.read_bytes()
+    (workbook.parent / "~$w.xlsx").write_text("someone")
+    for args in (("restore", workbook, "--fit", "1"), ("predict", workbook, new, "--sheet", "--out", tmp_path / "p.csv")):
+        r = run(*args)
+        assert (r.exit_code, r.output) == (1, f"Error: {workbook} looks open in Excel (~$w.xlsx is beside it); close "
+                                              "it and try again.\n"), args
+    (workbook.parent / "~$w.xlsx").unlink()
+    os.link(workbook, tmp_path / "other.xlsx")
+    r = run("restore", workbook, "--fit", "1")
+    assert (r.exit_code, r.output) == (1, f"Error: {workbook}: it has 2 hard links; an atomic save would leave the "
+                                          "other names with the old workbook, so xlnet does not write it. Remove the "
+                                          "other links.\n")
+    assert workbook.read_bytes() == before and not (tmp_path / "p.csv").exists()
+
+
 def test_two_fits_at_once_both_keep_their_history(workbook):
     cmd = [sys.executable, "-m", "xlnet", "fit", str(workbook), *FAST]
     runs = [subprocess.Popen(cmd + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -72,7 +72,7 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
     nothing else in it changes)."""
     if model is not None and model not in SHEETS:
         raise XlnetError(f"--model must be one of {', '.join(SHEETS)}, not {model!r}.")
-    with Workbook.open(workbook, change=sheet) as book:
+    with Workbook.open(workbook, change=sheet, elsewhere=False) as book:  # its --out names the CSV
         sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
         predictions, env = _predict(sheets, book.spec, csv_path, model, id_column, keep_env=sheet)
         if sheet:

@@ -19,7 +19,7 @@ def restore_workbook(path: str | Path, fit: int, *, before: bool = False,
     """Write back the parameters fit `fit` wrote (or, with `before`, those it replaced); a history row records it.
 
     Returns one SheetResult per sheet restored."""
-    with Workbook.open(path, change=True) as book:
+    with Workbook.open(path, change=True, elsewhere=False) as book:
         fits = book.past_fits()
         chosen = [s for s in sheets if (fit, s) in fits]
         if not chosen:

@@ -37,31 +37,33 @@ from xlnet.xlsx.safety import check_not_open, check_package, exclusive, os_error
 class Workbook:
     """An open workbook: its path, package and spec; the sheets read on demand; a change kept until `save`."""
 
-    def __init__(self, path: Path, pkg: Package, out: Path | None = None):
-        self.path, self.pkg, self.out = path, pkg, out
+    def __init__(self, path: Path, pkg: Package, out: Path | None = None, elsewhere: bool = True):
+        self.path, self.pkg, self.out, self.elsewhere = path, pkg, out, elsewhere
         self.spec = read_spec(pkg)
         self._records: list[history.FitRecord] = []
         self._curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, path: str | Path, *, change: bool = False, out: str | Path | None = None) -> Iterator["Workbook"]:
+    def open(cls, path: str | Path, *, change: bool = False, out: str | Path | None = None,
+             elsewhere: bool = True) -> Iterator["Workbook"]:
         """The workbook at `path`, to read; with `change`, to change and save (to `out`, or in place): refused
-        while a spreadsheet app has it open, and locked against other xlnet writes until the block ends."""
+        while a spreadsheet app has it open, and locked against other xlnet writes until the block ends.
+        `elsewhere`: the command has `--out` for the workbook (so its errors may advise it)."""
         path = Path(path)
         out = Path(out) if out else path
         check_regular(path)  # before the lock, which would wait on a FIFO for a writer
         if change:
-            check_not_open(path)
+            check_not_open(path, elsewhere)
             if out != path:
-                check_not_open(out)
+                check_not_open(out, elsewhere)
         with exclusive(path) if change else contextlib.nullcontext():
             pkg = open_package(path)
             try:
                 if change:
-                    check_out(path, out, pkg.macro_enabled)
-                    remove_stale_temps(target_of(out))
-                yield cls(path, pkg, out if change else None)
+                    check_out(path, out, pkg.macro_enabled, elsewhere)
+                    remove_stale_temps(target_of(out, elsewhere))
+                yield cls(path, pkg, out if change else None, elsewhere)
             finally:
                 pkg.close()
 
@@ -135,7 +137,7 @@ class Workbook:
         if self._curves:
             history.write_curves(self.patch, self._curves)
         self.patch.recalculate_on_open()
-        self.patch.save(self.out)
+        self.patch.save(self.out, self.elsewhere)
 
 
 def open_package(path: str | Path) -> Package:
@@ -178,13 +180,13 @@ def read_spec(pkg: Package) -> Spec:
                          "rebuild the workbook with `xlnet build`.") from None
 
 
-def check_out(path: Path, out: Path, macro_enabled: bool) -> None:
+def check_out(path: Path, out: Path, macro_enabled: bool, elsewhere: bool = True) -> None:
     """`--out` keeps the workbook's kind (.xlsx, or .xlsm with macros) and never overwrites another workbook."""
     want = ".xlsm" if macro_enabled else ".xlsx"
     if out.suffix.lower() != want:
         kind = "a macro-enabled workbook (.xlsm)" if macro_enabled else "an .xlsx workbook"
         raise XlnetError(f"{out}: {path.name} is {kind}, so it must be written to a {want} path; "
                          f"choose another --out.")
-    if target_of(out) != target_of(path) and out.exists():
+    if target_of(out, elsewhere) != target_of(path, elsewhere) and out.exists():
         raise XlnetError(f"{out} already exists and may hold your Solver results; choose another --out, "
                          "or fit it in place without --out.")

@@ -279,7 +279,7 @@ class Patch:
             setattr(self, attr, part)
         self._override(part, parts.CT[key])
 
-    def save(self, out: str | Path) -> None:
+    def save(self, out: str | Path, elsewhere: bool = True) -> None:
         """Write the patched package to `out` atomically; every member not changed is copied as it is."""
         if self.strings.added:
             self._ensure_part("strings_part", "strings", "xl/sharedStrings.xml")
@@ -291,7 +291,7 @@ class Patch:
         self.new["[Content_Types].xml"] = parts.XML_HEAD + etree.tostring(self.content_types)
         self.new[rels_path(self.pkg.workbook_part)] = parts.XML_HEAD + etree.tostring(self.workbook_rels)
         self.removed -= set(self.new)  # a part dropped and written anew (a sheet's relationships) is written
-        with replacing(out) as tmp, open(tmp, "wb") as fp, open(self.pkg.path, "rb") as source:
+        with replacing(out, elsewhere) as tmp, open(tmp, "wb") as fp, open(self.pkg.path, "rb") as source:
             z = ZipOut(fp)
             written = set()
             for info in self.pkg.zip.infolist():

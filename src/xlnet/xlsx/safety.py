@@ -80,12 +80,13 @@ def _prolog_declares(f) -> str | None:
         at = 0
 
 
-def os_error(path: Path, e: OSError, doing: str) -> XlnetError:
-    """One line for what the OS refused: the path, the cause and what to do."""
-    hint = {errno.ENOSPC: "free some space or write elsewhere with --out",
-            errno.EDQUOT: "free some space or write elsewhere with --out",
-            errno.EROFS: "write elsewhere with --out", errno.EACCES: "check its permissions or use --out",
-            errno.EPERM: "check its permissions or use --out", errno.ENOENT: "check the path",
+def os_error(path: Path, e: OSError, doing: str, elsewhere: bool = True) -> XlnetError:
+    """One line for what the OS refused: the path, the cause and what to do (`elsewhere`: the command can write
+    elsewhere with --out; else the advice is to run it on a copy)."""
+    other = "write elsewhere with --out" if elsewhere else "run it on a copy in a folder you can write"
+    hint = {errno.ENOSPC: f"free some space or {other}", errno.EDQUOT: f"free some space or {other}",
+            errno.EROFS: other, errno.EACCES: f"check its permissions or {other}",
+            errno.EPERM: f"check its permissions or {other}", errno.ENOENT: "check the path",
             errno.EISDIR: "name a file, not a folder", errno.ENOTDIR: "check the path"}.get(e.errno, "")
     return XlnetError(f"{path}: cannot {doing} it ({e.strerror or e})" + (f"; {hint}." if hint else "."))
 
@@ -99,16 +100,16 @@ def check_new_workbook(out: Path, force: bool) -> None:
                          "use --force to overwrite it, or --out to write elsewhere.")
 
 
-def check_not_open(path: Path) -> None:
+def check_not_open(path: Path, elsewhere: bool = True) -> None:
     """Excel's `~$NAME` and LibreOffice's `.~lock.NAME#` say another program has the workbook open."""
     for lock in (path.with_name("~$" + path.name), path.with_name(f".~lock.{path.name}#")):
         if lock.exists():
             app = "Excel" if lock.name.startswith("~$") else "LibreOffice"
-            raise XlnetError(f"{path} looks open in {app} ({lock.name} is beside it); close it and try again, "
-                             "or write to another file with --out.")
+            raise XlnetError(f"{path} looks open in {app} ({lock.name} is beside it); close it and try again"
+                             + (", or write to another file with --out." if elsewhere else "."))
 
 
-def target_of(path: Path) -> Path:
+def target_of(path: Path, elsewhere: bool = True) -> Path:
     """Where a write to `path` lands: through symlinks to the real file, which must not have other names."""
     real = Path(os.path.realpath(path))
     if real.is_dir():
@@ -118,11 +119,12 @@ def target_of(path: Path) -> Path:
     except FileNotFoundError:
         return real
     except OSError as e:
-        raise os_error(path, e, "write") from None
+        raise os_error(path, e, "write", elsewhere) from None
     if links > 1:
         raise XlnetError(f"{path}: it has {links} hard links; an atomic save would leave the other names with the "
-                         "old workbook, so xlnet does not write it. Write elsewhere with --out, or remove the "
-                         "other links.")
+                         "old workbook, so xlnet does not write it. "
+                         + ("Write elsewhere with --out, or remove" if elsewhere else "Remove")
+                         + " the other links.")
     return real
 
 
@@ -157,10 +159,11 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary path to write; on success it replaces `path` (through symlinks), keeping mode and owner."""
+def replacing(path: str | Path, elsewhere: bool = True) -> Iterator[Path]:
+    """Yields a temporary path to write; on success it replaces `path` (through symlinks), keeping mode and owner.
+    `elsewhere`: the command can write elsewhere with --out (the advice its errors give)."""
     path = Path(path)
-    target = target_of(path)
+    target = target_of(path, elsewhere)
     if not target.parent.is_dir():
         raise XlnetError(f"{path}: the folder {target.parent} does not exist; create it or choose another --out.")
     remove_stale_temps(target)
@@ -183,7 +186,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
         _fsync_dir(target.parent)
     except OSError as e:
         _discard(tmp)
-        raise os_error(path, e, "write") from None
+        raise os_error(path, e, "write", elsewhere) from None
     except BaseException:
         _discard(tmp)
         raise
