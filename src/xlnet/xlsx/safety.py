@@ -240,27 +240,25 @@ def terminate_like_interrupt() -> Iterator[None]:
         if os.getpid() != owner:
             os._exit(128 + signum)
         raise Terminated()
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
+    with _handling(signal.SIGTERM, handler):
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupt_raises():
+    """While a command runs, Ctrl-C raises KeyboardInterrupt (Python's own handler), so that the command cleans up
+    on its way out, whatever handler was in place before it (the entry point's, which exits at once)."""
+    return _handling(signal.SIGINT, signal.default_int_handler)
 
 
 @contextlib.contextmanager
-def interrupt_raises() -> Iterator[None]:
-    """While a command runs, Ctrl-C raises KeyboardInterrupt (Python's own handler), so that the command cleans up
-    on its way out, whatever handler was in place before it (the entry point's, which exits at once)."""
+def _handling(signum: int, handler) -> Iterator[None]:
+    """`handler` for the signal while the block runs, then the one before it (only the main thread sets them)."""
     try:
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        previous = signal.signal(signum, handler)
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
