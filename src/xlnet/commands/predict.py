@@ -17,6 +17,7 @@ import numpy as np
 from xlnet.errors import XlnetError
 from xlnet.model.features import feature_matrix, value_columns
 from xlnet.model.net import SHEETS
+from xlnet.model.spec import level_key
 from xlnet.table.cleaning import missing_mask
 from xlnet.table.reading import CsvSource, check_columns, type_column
 from xlnet.workbook.book import Workbook
@@ -93,7 +94,7 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     if id_column and id_column not in source.header:
         raise XlnetError(f"{source.source}: --id names {id_column!r}, which is not a column.")
     train = sheet.train_rows()
-    seen = {c.name: {_key(v) for v in set(sheet.env[c.name][train].tolist())}
+    seen = {c.name: {level_key(v) for v in set(sheet.env[c.name][train].tolist())}
             for c in spec.features if c.kind == "categorical" and c.name in sheet.env}
     statistics = {("statistic", column): op.b.value(sheet.env) for column, op in sheet.layout.statistics.items()}
     fills, filled, unseen = {}, Counter(), Counter()
@@ -134,7 +135,7 @@ def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: 
             typed = typed.copy()
             typed[missing] = fill(c)
             filled[c.name] += int(missing.sum())
-        new = sum(m for v, m in Counter(typed.tolist()).items() if _key(v) not in seen[c.name]) \
+        new = sum(m for v, m in Counter(typed.tolist()).items() if level_key(v) not in seen[c.name]) \
             if seen.get(c.name) else 0
         if new:
             unseen[c.name] += new
@@ -150,10 +151,6 @@ def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: 
 def _joined(envs: list[dict]) -> dict:
     """One env of consecutive chunks' envs: their columns end to end, the statistics as they are."""
     return {k: np.concatenate([e[k] for e in envs]) if np.ndim(v) else v for k, v in envs[0].items()}
-
-
-def _key(v):
-    return v.lower() if isinstance(v, str) else v
 
 
 def _mode(env: dict, c, train: np.ndarray):

@@ -114,9 +114,9 @@ class Spec:
         of them), compared without case as a spreadsheet compares text; any other target as it is."""
         if self.task != "multiclass":
             return np.asarray(y, float)
-        number = {_key(level): float(k) for k, level in enumerate(self.classes)}
+        number = {level_key(level): float(k) for k, level in enumerate(self.classes)}
         values = np.asarray(y, dtype=object)
-        distinct = {v: number.get(_key(v), np.nan) for v in set(values.tolist())}
+        distinct = {v: number.get(level_key(v), np.nan) for v in set(values.tolist())}
         return np.fromiter(map(distinct.__getitem__, values.tolist()), float, len(values))
 
     @property
@@ -204,7 +204,8 @@ def hidden_layers(value) -> int | list[int]:
     return layers[0] if len(layers) == 1 else layers
 
 
-def _key(v):
+def level_key(v):
+    """A value as a spreadsheet's `=` compares it: text without case, anything else as it is."""
     return v.lower() if isinstance(v, str) else v
 
 

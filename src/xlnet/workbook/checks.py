@@ -7,13 +7,9 @@ import math
 import numpy as np
 
 from xlnet.errors import XlnetError
-from xlnet.model.spec import Spec
+from xlnet.model.spec import Spec, level_key
 from xlnet.workbook.layout import FIRST_ROW, SETS, SheetLayout
 from xlnet.xlsx.read import Package, letters
-
-
-def _key(v):
-    return v.lower() if isinstance(v, str) else v
 
 
 def normal(formula) -> str:
@@ -31,8 +27,8 @@ def value_rule(spec: Spec, column: str):
         return (lambda v: v in SETS), "train or valid", None
     if column == spec.target:
         if spec.task == "multiclass":
-            keys = {_key(level) for level in spec.classes}
-            return ((lambda v: isinstance(v, (str, float)) and _key(v) in keys),
+            keys = {level_key(level) for level in spec.classes}
+            return ((lambda v: isinstance(v, (str, float)) and level_key(v) in keys),
                     " or ".join(map(str, spec.classes)), None)
         if spec.task == "binary":
             return (lambda v: v in (0.0, 1.0) and not isinstance(v, bool)), "0 or 1", lambda x: (x == 0) | (x == 1)

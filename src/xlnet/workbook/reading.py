@@ -15,7 +15,7 @@ from xlnet.errors import XlnetError
 from xlnet.workers import can_fork, workers_pool
 from xlnet.model.features import features
 from xlnet.model.net import SHEETS, Model, build_model
-from xlnet.model.spec import Spec
+from xlnet.model.spec import Spec, level_key
 from xlnet.workbook.checks import check_data, check_names, check_values, is_number, normal, value_rule
 from xlnet.workbook.fast_rows import FAST, ROW_TOKEN, RowShape, Written, merge_fast, rows_of
 from xlnet.workbook.layout import FIRST_ROW, HEADER_ROW, SheetLayout
@@ -187,7 +187,7 @@ class _Scan:
         for (c, r), level in at.class_labels().items():
             cell = self.fixed.get((c, r))
             found = None if cell is None else cell.formula or cell.value
-            if not (isinstance(found, (str, float)) and _key(found) == _key(level)):
+            if not (isinstance(found, (str, float)) and level_key(found) == level_key(level)):
                 differ.append(f"{letters(c)}{r} holds {found!r:.60}, xlnet wrote the class {level!r:.60}")
         differ = differ[::-1] + self.differ
         if differ:
@@ -195,10 +195,6 @@ class _Scan:
             raise XlnetError(f"{self.where}: {len(differ)} cell(s) differ from the formulas xlnet wrote, so its losses "
                              f"would not be the ones the sheet computes: " + "; ".join(shown)
                              + ("; ..." if len(differ) > 3 else "") + ". Undo the edits or rebuild with `xlnet build`.")
-
-
-def _key(v):
-    return v.lower() if isinstance(v, str) else v
 
 
 def _as_array(column: str, values: list | np.ndarray) -> np.ndarray:
