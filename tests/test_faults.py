@@ -140,7 +140,8 @@ def test_a_read_only_folder_is_one_line_though_the_temporary_file_cannot_be_remo
 def test_a_fifo_given_as_the_workbook_is_refused_at_once(tmp_path):
     fifo = tmp_path / "w.xlsx"
     os.mkfifo(fifo)
-    for args in (("fit", fifo, *FAST), ("compare", fifo), ("restore", fifo, "--fit", "1")):
+    for args in (("fit", fifo, *FAST), ("compare", fifo), ("restore", fifo, "--fit", "1"),
+                 ("build", "--out", fifo, "--force")):
         r = run(*args)
         assert (r.exit_code, r.output) == (1, f"Error: {fifo}: it is a FIFO, not a workbook file; name an .xlsx "
                                               "workbook.\n"), args

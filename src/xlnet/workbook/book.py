@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Iterator
@@ -31,7 +30,8 @@ from xlnet.workbook.reading import read_each, read_sheets
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.patch import Patch
 from xlnet.xlsx.read import Package
-from xlnet.xlsx.safety import check_not_open, check_package, exclusive, os_error, remove_stale_temps, target_of
+from xlnet.xlsx.safety import (check_not_open, check_package, check_regular_mode, exclusive, os_error,
+                               remove_stale_temps, target_of)
 
 
 class Workbook:
@@ -52,7 +52,6 @@ class Workbook:
         `elsewhere`: the command has `--out` for the workbook (so its errors may advise it)."""
         path = Path(path)
         out = Path(out) if out else path
-        check_regular(path)  # before the lock, which would wait on a FIFO for a writer
         if change:
             check_not_open(path, elsewhere)
             if out != path:
@@ -154,16 +153,13 @@ def open_package(path: str | Path) -> Package:
 
 
 def check_regular(path: Path) -> None:
-    """A workbook is a file: not a folder, nor a FIFO, a socket or a device (which a reader would wait on)."""
+    """A workbook to read is a file: not a folder, nor a FIFO, a socket or a device (which a reader would wait
+    on; a write's lock checks the same: safety.exclusive)."""
     if path.is_dir():
         raise XlnetError(f"{path}: it is a folder; name a workbook file.")
     if not path.exists():
         raise XlnetError(f"{path}: no such workbook; make one with `xlnet build`.")
-    mode = path.stat().st_mode
-    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device")):
-        if test(mode):
-            raise XlnetError(f"{path}: it is {kind}, not a workbook file; name an .xlsx workbook.")
+    check_regular_mode(path, path.stat().st_mode)
 
 
 def read_spec(pkg: Package) -> Spec:

@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import signal
+import stat
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -208,13 +209,14 @@ def exclusive(path: str | Path) -> Iterator[None]:
     target = Path(os.path.realpath(path))
     while True:
         try:
-            fd = os.open(target, os.O_RDONLY)
+            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO would wait for a writer
         except FileNotFoundError:
             yield  # nothing to serialise on yet
             return
         except OSError as e:
             raise os_error(Path(path), e, "open") from None
         try:
+            check_regular_mode(Path(path), os.fstat(fd).st_mode)
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 same = os.fstat(fd).st_ino == os.stat(target).st_ino
@@ -225,6 +227,14 @@ def exclusive(path: str | Path) -> Iterator[None]:
                 return
         finally:
             os.close(fd)  # closing releases the lock
+
+
+def check_regular_mode(path: Path, mode: int) -> None:
+    """A workbook is a regular file: not a FIFO, a socket or a device, which a reader or a lock would wait on."""
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device")):
+        if test(mode):
+            raise XlnetError(f"{path}: it is {kind}, not a workbook file; name an .xlsx workbook.")
 
 
 class Terminated(KeyboardInterrupt):
