@@ -36,15 +36,11 @@ def build_lesson(out: str | Path = "sgd.xlsx", *, steps: int = 100, lr: float = 
     data = sgd.make_data(plan, seed)
     inputs = sgd.input_values(plan, lr)
     rows = sgd.descend(plan, data, inputs)
-    X = np.column_stack([data[f] for f in plan.features])
-    w, *_ = np.linalg.lstsq(X, data["y"], rcond=None)
-    optimum = float(np.mean((X @ w - data["y"]) ** 2))
-    losses = np.array([r["loss"] for r in rows])
-    within = next((i for i, v in enumerate(losses) if v <= 1.01 * optimum), None)
-    diverged = not np.isfinite(losses[-1]) or losses[-1] > losses[0]
+    optimum = _least_squares(np.column_stack([data[f] for f in plan.features]), data["y"])
+    within = next((i for i, r in enumerate(rows) if r["loss"] <= 1.01 * optimum), None)
     with new_workbook(out) as w:
         sgd.write(w, plan, data, inputs, seed)
-    return LessonSummary(out, plan, rows, optimum, within, diverged)
+    return LessonSummary(out, plan, rows, optimum, within, _diverged(rows))
 
 
 @dataclass
@@ -75,13 +71,22 @@ def build_relu_lesson(out: str | Path = "relu.xlsx", *, units: int = 1, curve: s
     inputs = relu.input_values(plan, lr)
     rows = sgd.descend(plan, data, inputs)
     shown = relu.relu_at(data, rows, plan, steps)
-    F = np.column_stack([shown[f"ReLU {k + 1}"] for k in range(units)] + [np.ones(plan.n)])
-    w, *_ = np.linalg.lstsq(F, data["y"], rcond=None)
-    losses = [r["loss"] for r in rows]
+    best = _least_squares(np.column_stack([shown[f"ReLU {k + 1}"] for k in range(units)] + [np.ones(plan.n)]),
+                          data["y"])
     with new_workbook(out) as wb:
         relu.write(wb, plan, data, inputs, seed)
-    return ReluSummary(out, plan, rows, float(np.mean((F @ w - data["y"]) ** 2)),
-                       not np.isfinite(losses[-1]) or losses[-1] > losses[0])
+    return ReluSummary(out, plan, rows, best, _diverged(rows))
+
+
+def _least_squares(X: np.ndarray, y: np.ndarray) -> float:
+    """The mean squared error of the best linear combination of X's columns: the bottom a descent can reach."""
+    w, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return float(np.mean((X @ w - y) ** 2))
+
+
+def _diverged(rows: list[dict]) -> bool:
+    first, last = rows[0]["loss"], rows[-1]["loss"]
+    return not np.isfinite(last) or last > first
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
