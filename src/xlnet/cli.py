@@ -384,10 +384,7 @@ def lesson_sgd(out, steps, lr, seed, batch_size, optimizer, model, force):
                f"the least-squares loss is {s.optimum:.6f}.")
     if s.within_1pct is not None:
         click.echo(f"Within 1 % of it from step {s.within_1pct}.")
-    if s.diverged:
-        click.echo(f"Warning: the descent diverges: the loss grows from {first:.6g} to {last:.6g}; lower --lr.",
-                   err=True)
-    click.echo(f"Wrote {s.out}")
+    _lesson_end(s, first, last)
 
 
 @lesson.command("relu")
@@ -420,6 +417,11 @@ def lesson_relu(out, units, curve, steps, lr, optimizer, seed, force):
     click.echo(f"{units} ReLU{'s' if units > 1 else ''} on {curve}, {optimizer}, lr {lr:g}: loss {first:.6g} at "
                f"step 0, {last:.6g} at step {steps}; the best weights for these bends would reach "
                f"{s.least_squares:.6g}.")
+    _lesson_end(s, first, last)
+
+
+def _lesson_end(s, first: float, last: float) -> None:
+    """A lesson's last lines: a warning where its descent diverges, and the workbook written."""
     if s.diverged:
         click.echo(f"Warning: the descent diverges: the loss grows from {first:.6g} to {last:.6g}; lower --lr.",
                    err=True)
