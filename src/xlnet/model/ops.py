@@ -370,28 +370,21 @@ def _stacked(env: dict, names: tuple[str, ...]) -> np.ndarray:
 
 class RowMax(Op):
     """The row's largest value among some columns (a softmax subtracts it: EXP never overflows)."""
+    function, reduce = "MAX", staticmethod(np.max)
 
     def __init__(self, names: tuple[str, ...]):
         self.names = names
 
     def formula(self, at):
-        return f"MAX({at.columns_row(self.names)})"
+        return f"{self.function}({at.columns_row(self.names)})"
 
     def forward(self, env):
-        return _stacked(env, self.names).max(axis=-2), _nothing
+        return self.reduce(_stacked(env, self.names), axis=-2), _nothing
 
 
-class RowSum(Op):
+class RowSum(RowMax):
     """The row's sum of some columns."""
-
-    def __init__(self, names: tuple[str, ...]):
-        self.names = names
-
-    def formula(self, at):
-        return f"SUM({at.columns_row(self.names)})"
-
-    def forward(self, env):
-        return _stacked(env, self.names).sum(axis=-2), _nothing
+    function, reduce = "SUM", staticmethod(np.sum)
 
 
 class Exp(Op):
