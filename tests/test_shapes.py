@@ -101,16 +101,8 @@ def test_a_numeric_target_of_few_whole_values_is_classes_unless_continuous(tmp_p
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--hidden", "0"], "--hidden takes the units of each hidden layer, whole numbers from 1 to 64, 1 to 4 layers "
-                        "(as 8, or 8,4); not '0'."),
-    (["--hidden", "-3"], "--hidden takes the units of each hidden layer, whole numbers from 1 to 64, 1 to 4 layers "
-                         "(as 8, or 8,4); not '-3'."),
-    (["--hidden", "two"], "--hidden takes the units of each hidden layer, whole numbers from 1 to 64, 1 to 4 layers "
-                          "(as 8, or 8,4); not 'two'."),
-    (["--hidden", "8,8,8,8,8"], "--hidden takes the units of each hidden layer, whole numbers from 1 to 64, 1 to 4 "
-                                "layers (as 8, or 8,4); not '8,8,8,8,8'."),
-    (["--hidden", "65"], "--hidden takes the units of each hidden layer, whole numbers from 1 to 64, 1 to 4 layers "
-                         "(as 8, or 8,4); not '65'."),
+    *((["--hidden", bad], "--hidden takes the units of each hidden layer, whole numbers from 1 to 64, 1 to 4 layers "
+                          f"(as 8, or 8,4); not '{bad}'.") for bad in ("0", "-3", "two", "8,8,8,8,8", "65")),
     (["--positive", "Emperor"], "{csv}: --positive 'Emperor' is not a value of species; its values include Adelie, "
                                 "Gentoo, Chinstrap."),
     (["--positive", "Adelie", "--classes"], "--positive, --classes and --continuous each say what the target is: "
