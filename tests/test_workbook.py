@@ -16,6 +16,25 @@ from xlnet.model.net import SHEETS as MODEL_SHEETS
 RTOL = 1e-12
 
 
+def check_computed_columns(ws, sheet, where: str) -> None:
+    """The derived columns (text exactly, numbers at relative 1e-12) and every feature formula, as numpy has them."""
+    at, n = sheet.layout, len(sheet.y)
+    for name, _ in at.derived:
+        expected = sheet.env[name]
+        got = [ws.cell(FIRST_ROW + i, at.col[name]).value for i in range(n)]
+        if expected.dtype == float:
+            np.testing.assert_allclose(np.array(got, float), expected, rtol=RTOL,
+                                       err_msg=f"{where} {name} = {sheet.spec.column(name).formula}")
+        else:  # an app may save an empty text as no value
+            for i, (v, e) in enumerate(zip(got, expected.tolist())):
+                ok = v == pytest.approx(e, rel=RTOL) if isinstance(e, float) else ("" if v is None else v) == e
+                assert ok, f"{where} {name} row {FIRST_ROW + i}: the app has {v!r}, numpy {e!r}"
+    for k, (name, op) in enumerate(at.features):
+        if op is not None:
+            np.testing.assert_allclose(column_values(ws, at.col[name], FIRST_ROW, n), sheet.X[:, k], rtol=RTOL,
+                                       atol=RTOL, err_msg=f"{where} {name}")
+
+
 def check_against_numpy(path, libreoffice, tmp_path):
     """Every prediction, per-row loss, loss and score cell that LibreOffice, and Gnumeric, compute equals numpy
     (relative 1e-12). Returns LibreOffice's loss cells."""
@@ -30,6 +49,7 @@ def check_against_numpy(path, libreoffice, tmp_path):
         expected = model.evaluate(sheet.X, sheet.y, sheet.W, sheet.sets, sheet.weight_decay)
         for app, values in apps.items():
             ws = values[name]
+            check_computed_columns(ws, sheet, f"{app} {name}")
             for column in model.column_names:
                 if column == model.prediction and sheet.spec.classes:  # the class, by its label: exactly
                     got = [ws.cell(FIRST_ROW + i, at.col[column]).value for i in range(n)]

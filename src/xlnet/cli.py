@@ -39,6 +39,10 @@ def spec_options(f):
         click.option("--target", help="The column to predict (default: the lesson's Titanic preset)."),
         click.option("--spec", "spec_file", type=click.Path(dir_okay=False),
                      help="A TOML spec (as `xlnet inspect --write-spec` makes) instead of inference."),
+        click.option("--derive", multiple=True, metavar="NAME=EXPRESSION",
+                     help="A new column computed by a spreadsheet expression over the others, as a live formula on "
+                          "the model sheets: 'FamilySize=SibSp+Parch+1'. Repeat for more; each may use those "
+                          "before it. See docs/derive.md."),
         click.option("--categorical", help="Columns to treat as categorical (comma-separated)."),
         click.option("--numeric", help="Columns to treat as numeric, scaled."),
         click.option("--log", help="Numeric columns to transform as LOG10(x+1)."),
@@ -60,10 +64,11 @@ def spec_options(f):
     return f
 
 
-def spec_kwargs(target, spec_file, categorical, numeric, log, ignore, id_column, positive, classes, continuous,
-                hidden, loss, missing) -> dict:
-    options = dict(categorical=names(categorical), numeric=names(numeric), log=names(log), ignore=names(ignore),
-                   id_column=id_column, positive=positive, classes=classes, continuous=continuous)
+def spec_kwargs(target, spec_file, derive, categorical, numeric, log, ignore, id_column, positive, classes,
+                continuous, hidden, loss, missing) -> dict:
+    options = dict(derive=derive, categorical=names(categorical), numeric=names(numeric), log=names(log),
+                   ignore=names(ignore), id_column=id_column, positive=positive, classes=classes,
+                   continuous=continuous)
     return dict(target=target, spec_file=spec_file, hidden=hidden, loss=loss, missing=missing,
                 **{k: v for k, v in options.items() if v})
 

@@ -109,6 +109,10 @@ def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int 
             survey.add(chunk)
         cleaning.add(type_table(chunk, spec))
     cleaning.learned()
+    if spec.derived:  # computed on the rows as cleaned, as the sheet computes them from the cells it holds
+        for chunk in source.chunks():
+            cleaning.add_derived(type_table(chunk, spec))
+        cleaning.learned_derived()
     n = cleaning.kept
     if valid_pct is None:
         valid_pct = default_pct if n >= MIN_ROWS_TO_VALIDATE else 0.0

@@ -24,7 +24,7 @@ def inspect_csv(path: str | Path, **options) -> tuple[str, Spec, str]:
     missing = dict(zip(source.header, survey.missing))
     rows = [("column", "kind", "transform", "levels / feature", "missing", "why")]
     for c in spec.columns:
-        if c.name not in missing:
+        if c.name not in missing and not c.is_derived:
             continue
         if c.kind == "categorical":
             detail = _levels(c)
@@ -34,7 +34,8 @@ def inspect_csv(path: str | Path, **options) -> tuple[str, Spec, str]:
             detail = _levels(c) if spec.classes else f"1 = {c.levels[1]}" if c.levels else "continuous"
         else:
             detail = ""
-        rows.append((c.name, c.kind, c.transform, detail, str(missing[c.name]), c.note))
+        why = f"= {c.formula}; {c.note}" if c.is_derived else c.note
+        rows.append((c.name, c.kind, c.transform, detail, str(missing.get(c.name, "-")), why))
     widths = [min(30, max(len(r[i]) for r in rows)) for i in range(5)]
     lines = ["  ".join(f"{r[i][:widths[i]]:<{widths[i]}}" for i in range(5)) + "  " + r[5] for r in rows]
     n_features = len(features(spec))

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from xlnet.errors import XlnetError
-from xlnet.model.features import feature_matrix, value_columns
+from xlnet.model.features import derive, feature_matrix, value_columns
 from xlnet.model.net import SHEETS
 from xlnet.model.spec import level_key
 from xlnet.table.cleaning import missing_mask
-from xlnet.table.reading import CsvSource, check_columns, type_column
+from xlnet.table.reading import CsvSource, check_columns, type_cells, type_column
 from xlnet.workbook.book import Workbook
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.safety import replacing
@@ -125,27 +125,39 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
 
 
 def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: Counter) -> dict:
-    """A chunk's value columns, typed and filled, counting into `filled` and `unseen` what was filled and which
-    rows hold a level the workbook never saw."""
+    """A chunk's value columns, typed and filled, and its derived columns computed from them, counting into `filled`
+    and `unseen` what was filled and which rows hold a level the workbook never saw."""
     env = {}
     for c in spec.features:
+        if c.is_derived:
+            continue
         typed = type_column(table, c, spec.noun)
         missing = missing_mask(typed)
         if missing.any():
             typed = typed.copy()
             typed[missing] = fill(c)
             filled[c.name] += int(missing.sum())
-        new = sum(m for v, m in Counter(typed.tolist()).items() if level_key(v) not in seen[c.name]) \
-            if seen.get(c.name) else 0
-        if new:
-            unseen[c.name] += new
+        _count_unseen(c, typed, seen, unseen)
         for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
             env[label] = typed
+    for name in spec.inputs:
+        env.setdefault(name, type_cells(table, name))
     n = len(table)
     env["Ones"] = np.ones(n)
     for column in value_columns(spec):
         env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
+    derive(spec, env, lambda i: f"{table.source}: line {table.lines[i]}")
+    for c in spec.features:
+        if c.is_derived:
+            _count_unseen(c, env[c.name], seen, unseen)
     return env
+
+
+def _count_unseen(c, typed: np.ndarray, seen: dict[str, set], unseen: Counter) -> None:
+    new = sum(m for v, m in Counter(typed.tolist()).items() if level_key(v) not in seen[c.name]) \
+        if seen.get(c.name) else 0
+    if new:
+        unseen[c.name] += new
 
 
 def _joined(envs: list[dict]) -> dict:

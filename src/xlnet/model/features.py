@@ -1,10 +1,51 @@
-"""A spec's features, each one op: its formula and its numpy value come from one definition."""
+"""A spec's derived columns and features, each one op: its formula and its numpy value come from one definition."""
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
-from xlnet.model.ops import Col, Dummy, Log10, Max, Num, Op
+from xlnet.errors import XlnetError
+from xlnet.model.expr import Expression
+from xlnet.model.ops import Col, Dummy, Log10, Max, Num, Op, _nothing
 from xlnet.model.spec import Spec
+
+
+class Derived(Op):
+    """A derived column: its expression's formula on the row; its values, computed by `derive`, from the env."""
+
+    def __init__(self, expression: Expression):
+        self.expression = expression
+
+    def formula(self, at):
+        return self.expression.formula(at)
+
+    def forward(self, env):
+        return env[self.expression.name], _nothing
+
+
+def derived(spec: Spec) -> tuple[tuple[str, Derived], ...]:
+    """(header, op) of each derived column, in the order they are defined."""
+    return tuple((e.name, Derived(e)) for e in spec.expressions())
+
+
+def derive(spec: Spec, env: dict, where: Callable[[int], str] | None = None) -> dict:
+    """Add each derived column's values to `env` (its value columns), unless there already; a row whose value is an
+    error, or is text where the spec needs a number, is refused, named by `where` (its row number from 1)."""
+    if not spec.derived:
+        return env
+    n = len(next(v for k, v in env.items() if isinstance(k, str) and np.ndim(v) == 1))
+    where = where or (lambda i: f"row {i + 1}")
+    for c, e in zip(spec.derived, spec.expressions()):
+        if c.name in env:
+            continue
+        values = e.values(env, n, where)
+        if c.kind == "numeric" and values.dtype != float:
+            i = next(i for i, v in enumerate(values.tolist()) if isinstance(v, str))
+            raise XlnetError(f"{where(i)}: {c.name} = {c.formula} is the text {values[i][:40]!r} where {c.name} "
+                             f"must be a number; make it a number, or mark {c.name} --categorical.")
+        env[c.name] = values
+    return env
 
 
 def features(spec: Spec) -> tuple[tuple[str, Op | None], ...]:
@@ -38,7 +79,7 @@ def source_of(spec: Spec) -> dict[str, str]:
     """The CSV column behind each value column that is a feature written as it is (SibSp -> SibSp; Ones -> '')."""
     out = {}
     for c in spec.features:
-        if c.kind == "numeric" and c.transform == "none":
+        if c.kind == "numeric" and c.transform == "none" and not c.is_derived:
             out[c.feature_labels()[0]] = c.name
     return out
 
@@ -46,5 +87,6 @@ def source_of(spec: Spec) -> dict[str, str]:
 def feature_matrix(spec: Spec, env: dict) -> np.ndarray:
     """X, one row per row of the sheet, one column per feature, from the value columns in `env`."""
     n = len(env[spec.target])
+    derive(spec, env)
     return np.column_stack([np.ones(n) if name == "Ones" else (env[name] if op is None else op.value(env))
                             for name, op in features(spec)]).astype(float)

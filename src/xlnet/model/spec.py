@@ -7,6 +7,8 @@ column), `log` (LOG10(x+1), for right-skewed columns of values 0 or more) or `no
 """
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import math
 import re
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from xlnet.errors import XlnetError
+from xlnet.model.expr import Expression
 
 KINDS = ("target", "id", "numeric", "categorical", "ignored")
 TRANSFORMS = {"numeric": ("scale", "log", "none"), "categorical": ("dummies",)}
@@ -52,8 +55,14 @@ class Column:
     missing_ok: bool = True
     required: bool = True
     note: str = ""                                   # why inference chose this
+    formula: str = ""                                # a derived column's expression (model/expr.py); "" for a
+                                                     # column of the CSV
     missing: int = 0                                 # missing values seen when the spec was made
     distinct: int = 0
+
+    @property
+    def is_derived(self) -> bool:
+        return bool(self.formula)
 
     @property
     def is_feature(self) -> bool:
@@ -129,12 +138,37 @@ class Spec:
         return [self.column(n) for n in order]
 
     @property
+    def derived(self) -> list[Column]:
+        """The derived columns, in the order they are defined (each may read those before it)."""
+        return [c for c in self.columns if c.is_derived]
+
+    def expressions(self) -> list[Expression]:
+        """Each derived column's expression, parsed."""
+        return _expressions(tuple((c.name, c.formula) for c in self.columns))
+
+    @property
+    def inputs(self) -> list[str]:
+        """The CSV's columns that derived columns read."""
+        derived = {c.name for c in self.derived}
+        return list(dict.fromkeys(n for e in self.expressions() for n in e.inputs if n not in derived))
+
+    @property
     def raw(self) -> list[str]:
-        """Columns a model sheet holds as values, before the features: the target, then what features derive from."""
-        return self.raw_order or [self.target] + [c.name for c in self.features if c.transform != "none"]
+        """Columns a model sheet holds as values, before the features: the target, then what features and derived
+        columns are computed from."""
+        if self.raw_order:
+            return self.raw_order
+        out = [self.target] + [c.name for c in self.features if c.transform != "none" and not c.is_derived]
+        as_is = {c.feature_labels()[0] for c in self.features if c.transform == "none" and not c.is_derived}
+        return out + [n for n in self.inputs if n not in out and n not in as_is]
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The spec as plain data; a column's `formula` only where it is derived (as specs were before them)."""
+        d = asdict(self)
+        for c in d["columns"]:
+            if not c["formula"]:
+                del c["formula"]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), separators=(",", ":"), default=_plain)
@@ -177,6 +211,39 @@ class Spec:
             raise XlnetError(f"{where}: output must be one of {', '.join(OUTPUTS)}, not {self.output!r}.")
         if self.missing not in MISSING_CHOICES:
             raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {self.missing!r}.")
+        self._check_derived(where)
+
+    def _check_derived(self, where: str) -> None:
+        """Each derived column parses, reads only the CSV's columns and those derived before it, never the target,
+        and a derived column that is a feature holds numbers or dummies, as any column."""
+        seen: set[str] = set()
+        for c in self.columns:
+            if c.name in seen:
+                raise XlnetError(f"{where}: the column {c.name!r} is defined twice; give the derived column another "
+                                 "name.")
+            seen.add(c.name)
+        for c, e in zip(self.derived, self.expressions()):
+            if self.target in e.inputs:
+                raise XlnetError(f"--derive {c.name}: it reads the target {self.target!r}, which new rows do not "
+                                 "have; derive from the other columns.")
+            if c.kind == "target":
+                raise XlnetError(f"--derive {c.name}: a derived column cannot be the target.")
+            if c.kind == "numeric" and c.transform == "none":
+                raise XlnetError(f"{where}: the derived column {c.name!r} has transform 'none'; a derived number is "
+                                 "a feature scaled or logged: use scale or log.")
+
+
+@functools.lru_cache(maxsize=64)
+def _expressions(columns: tuple[tuple[str, str], ...]) -> list[Expression]:
+    """The derived columns' expressions of a spec's (name, formula) columns, each knowing the CSV's columns and the
+    columns derived before it."""
+    known = [name for name, formula in columns if not formula]
+    out = []
+    for name, formula in columns:
+        if formula:
+            out.append(Expression(name, formula, known))
+            known.append(name)
+    return out
 
 
 LOSSES_OF = {"binary": ("mse", "logloss"), "continuous": ("mse",), "multiclass": ("crossentropy",)}
@@ -242,24 +309,65 @@ class TypeTracker:
                 self.counts[text] += n
 
 
+class DerivedTracker:
+    """What a derived column's values look like over the rows: each value and its count, and the rows where it is
+    an error (None)."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.errors = 0
+
+    def add(self, values: np.ndarray) -> None:
+        for v, n in Counter(values.tolist()).items():
+            if v is None:
+                self.errors += n
+            else:
+                self.counts[v] += n
+
+    def tracker(self, name: str, formula: str, source: str, ignored: bool) -> tuple[TypeTracker, bool]:
+        """A TypeTracker of the values' texts, and whether they are text (never read as numbers). Numbers and text
+        in one column are refused unless it is --ignore'd (no feature reads it)."""
+        texts = any(isinstance(v, str) for v in self.counts)
+        if texts and not ignored and any(isinstance(v, float) for v in self.counts):
+            number = next(v for v in self.counts if isinstance(v, float))
+            word = next(v for v in self.counts if isinstance(v, str))
+            raise XlnetError(f"{source}: {name} = {formula} is a number in some rows ({number:g}) and text in others "
+                             f"({word[:30]!r}); make it one: append &\"\" to make every value text.")
+        t = TypeTracker()
+        t.counts = Counter({(v if texts else repr(v)): n for v, n in self.counts.items()})
+        t.missing = self.errors
+        return t, texts
+
+
 def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target: str, categorical=(),
           numeric=(), log=(), ignore=(), id_column: str | None = None, positive: str | None = None,
           classes: bool = False, continuous: bool = False, missing: str = "drop", loss: str | None = None,
-          hidden: int | list[int] | str = 2, source: str = "the CSV") -> Spec:
-    """A spec from the data (each column's tracker over all `n_rows` rows): every choice overridable by the named
-    options."""
-    for option, names in (("--categorical", categorical), ("--numeric", numeric), ("--log", log),
+          hidden: int | list[int] | str = 2, source: str = "the CSV",
+          derived: list[tuple[str, str, DerivedTracker]] = ()) -> Spec:
+    """A spec from the data (each column's tracker over all `n_rows` rows, and each derived column's (name,
+    formula, tracker)): every choice overridable by the named options."""
+    names = list(header) + [name for name, _, _ in derived]
+    for option, asked in (("--categorical", categorical), ("--numeric", numeric), ("--log", log),
                           ("--ignore", ignore), ("--id", [id_column] if id_column else []), ("--target", [target])):
-        unknown = [n for n in names if n not in header]
+        unknown = [n for n in asked if n not in names]
         if unknown:
-            raise XlnetError(f"{source}: {option} names {', '.join(map(repr, unknown))}, which is not a column; "
-                             f"the columns are: {', '.join(header)[:300]}.")
+            raise XlnetError(f"{source}: {option} names {', '.join(map(repr, unknown))}, which is not a column"
+                             f"{_did_you_mean(unknown[0], names)}; the columns are: {', '.join(names)[:300]}.")
+    kind = _asked_kind(positive, classes, continuous)
     out = []
     for name, tracker in zip(header, trackers):
         out.append(_infer_column(name, tracker, n_rows, target=target, categorical=name in categorical,
                                  numeric=name in numeric, log=name in log, ignore=name in ignore,
-                                 id_column=name == id_column, positive=positive, source=source,
-                                 kind=_asked_kind(positive, classes, continuous)))
+                                 id_column=name == id_column, positive=positive, source=source, kind=kind))
+    for name, formula, values in derived:
+        tracker, texts = values.tracker(name, formula, source, name in ignore)
+        col = _infer_column(name, tracker, n_rows, target="", categorical=name in categorical, numeric=name in numeric,
+                            log=name in log, ignore=name in ignore, id_column=False, positive=None, source=source,
+                            texts=texts)
+        col.formula = formula
+        if col.kind == "id":
+            col.kind, col.note = "ignored", "every value distinct"
+        out.append(col)
     if id_column is None:
         ids = [c for c in out if c.kind == "id"]
         for c in ids[1:]:
@@ -285,11 +393,17 @@ def _asked_kind(positive: str | None, classes: bool, continuous: bool) -> str | 
     return asked[0] if asked else None
 
 
+def _did_you_mean(name: str, names: list[str]) -> str:
+    same = [n for n in names if n.lower() == name.lower()]
+    close = same or difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _infer_column(name: str, t: TypeTracker, n_rows: int, *, target: bool, categorical: bool, numeric: bool,
                   log: bool, ignore: bool, id_column: bool, positive: str | None, source: str,
-                  kind: str | None = None) -> Column:
+                  kind: str | None = None, texts: bool = False) -> Column:
     present = n_rows - t.missing
-    numbers = {text: parse_number(text) for text in t.counts}
+    numbers = {text: None if texts else parse_number(text) for text in t.counts}
     all_numbers = present > 0 and all(v is not None for v in numbers.values())
     distinct = len(t.counts)
     col = Column(name, "ignored", missing=t.missing, distinct=distinct)
@@ -450,6 +564,10 @@ def spec_toml(spec: Spec) -> str:
              f"target = {_toml_value(spec.target)}", f"task = {_toml_value(spec.task)}",
              f"loss = {_toml_value(spec.loss)}", f"hidden = {spec.hidden}", f"missing = {_toml_value(spec.missing)}",
              f"weight_decay = {_toml_value(spec.weight_decay or 0.0)}", ""]
+    if spec.derived:
+        lines.append("[derive]  # new columns: spreadsheet expressions over the columns before them")
+        lines += [f"{json.dumps(c.name, ensure_ascii=False)} = {_toml_value(c.formula)}" for c in spec.derived]
+        lines.append("")
     for c in spec.columns:
         lines.append("[[columns]]")
         for key in ("name", "kind", "transform", "levels", "scale", "note"):
@@ -461,17 +579,26 @@ def spec_toml(spec: Spec) -> str:
 
 
 def spec_from_file(d: dict, header: list[str], source: str) -> Spec:
-    """A spec file's columns, checked against the CSV's header; columns it does not name are ignored."""
+    """A spec file's columns, checked against the CSV's header; columns it does not name are ignored. Its [derive]
+    table's columns come after the CSV's, each with a [[columns]] entry saying what it is."""
     known = {f.name for f in fields(Column)}
     given = {}
     for i, c in enumerate(d.get("columns", [])):
         if not isinstance(c, dict) or "name" not in c or "kind" not in c:
             raise XlnetError(f"{source}: columns entry {i + 1} needs a name and a kind.")
         given[c["name"]] = Column(**{k: v for k, v in c.items() if k in known})
-    missing = [n for n in given if n not in header]
+    derive = d.get("derive", {})
+    missing = [n for n in given if n not in header and n not in derive]
     if missing:
         raise XlnetError(f"{source}: the spec names {', '.join(missing)}, which the CSV does not have.")
+    unlisted = [n for n in derive if n not in given]
+    if unlisted:
+        raise XlnetError(f"{source}: the derived column {unlisted[0]!r} has no [[columns]] entry; add one with its "
+                         f"kind (numeric or categorical), or leave out [[columns]] to infer every column.")
     columns = [given.get(n) or Column(n, "ignored", note="not in the spec") for n in header]
+    for name, formula in derive.items():
+        given[name].formula = formula
+        columns.append(given[name])
     task = d.get("task", "binary")
     spec = Spec(columns, d.get("target", ""), task=task, loss=d.get("loss") or default_loss(task),
                 hidden=d.get("hidden", 2), missing=d.get("missing", "drop"), weight_decay=d.get("weight_decay", 0.0))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from xlnet.errors import XlnetError
+from xlnet.model.features import derive
 from xlnet.model.spec import Spec
 from xlnet.table.reading import Frame
 
@@ -87,7 +88,8 @@ class Cleaning:
 
     def __init__(self, spec: Spec, source: str | Path = "the CSV"):
         self.spec, self.source = spec, source
-        self.features = spec.features
+        self.features = [c for c in spec.features if not c.is_derived]  # learned from the rows as read
+        self.derived = [c for c in spec.features if c.is_derived]        # from the rows cleaned: `add_derived`
         self.labelled = self.unlabelled = self.dropped = self.kept = 0
         self.tallies = {c.name: Tally() for c in self.features}
         self.missing = {c.name: 0 for c in self.features}  # among the labelled rows
@@ -119,6 +121,24 @@ class Cleaning:
         self._extend(self.spec.target, y[kept])
         if self.spec.task == "multiclass":
             self.classes.append(y[kept].astype(np.int8))
+
+    def add_derived(self, frame: Frame) -> None:
+        """Rows of a chunk again, once `learned`: their derived columns computed on the rows kept and filled (as the
+        sheet computes them from the cells it holds), each row that yields an error refused by its line, and the
+        extremes of the numbers learned."""
+        rows = self.apply(frame)
+        env = derive(self.spec, dict(rows.values), lambda i: f"{self.source}: line {rows.lines[i]}")
+        for c in self.derived:
+            if c.kind == "numeric":
+                self._extend(c.name, env[c.name])
+
+    def learned_derived(self) -> "Cleaning":
+        """After `add_derived` over every chunk: refuses a scaled derived column that is 0 in every row."""
+        for c in self.derived:
+            if c.transform == "scale" and max(map(abs, self.extremes.get(c.name, [0.0]))) == 0:
+                raise XlnetError(f"{self.source}: every {c.name} = {c.formula} is 0, so {c.feature_labels()[0]} "
+                                 f"would divide by zero; derive another column or mark it --categorical.")
+        return self
 
     def _extend(self, name: str, x: np.ndarray) -> None:
         if len(x):
@@ -196,7 +216,11 @@ def clean(frame: Frame, spec: Spec, source: str | Path = "the CSV") -> Frame:
     """The rows a model learns from, when they are all at hand (one chunk)."""
     cleaning = Cleaning(spec, source)
     cleaning.add(frame)
-    kept = cleaning.learned().apply(frame)
+    cleaning.learned()
+    if spec.derived:
+        cleaning.add_derived(frame)
+        cleaning.learned_derived()
+    kept = cleaning.apply(frame)
     kept.report = cleaning.report
     return kept
 

@@ -422,8 +422,9 @@ def _check_text(path: Path, line: int, column: str, text: str) -> None:
 
 def check_columns(table: Table, spec: Spec, *, hint: str = "", need_target: bool = True) -> None:
     """Every column the spec requires is in the CSV."""
-    wanted = [c.name for c in spec.columns if c.required and (c.kind != "ignored")
-              and (need_target or c.kind != "target")]
+    inputs = set(spec.inputs)
+    wanted = [c.name for c in spec.columns if c.required and (c.kind != "ignored" or c.name in inputs)
+              and (need_target or c.kind != "target") and not c.is_derived]
     missing = [n for n in wanted if n not in table.header]
     if missing:
         more = hint if hint and missing == [spec.target] else f" The header read was: {', '.join(table.header)[:200]}."
@@ -545,8 +546,12 @@ def _numeric_levels(c: Column) -> bool:
 def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
     """The columns a model needs, typed and checked; every other column is checked only as text."""
     values = {}
+    inputs = set(spec.inputs)
     for c in spec.columns:
         if c.name not in table.header or (c.kind == "target" and not need_target):
+            continue
+        if c.kind in ("ignored", "id") and c.name in inputs:
+            values[c.name] = type_cells(table, c.name)
             continue
         if c.kind in ("ignored", "id"):
             column = table.column(c.name)
@@ -556,6 +561,21 @@ def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
             continue
         values[c.name] = type_column(table, c, spec.noun)
     return Frame(values, np.asarray(table.lines))
+
+
+def type_cells(table: Table, name: str) -> np.ndarray:
+    """A column that only derived columns read, typed cell by cell as a spreadsheet reads a CSV: a number where the
+    text is one, else the text; None where it is missing."""
+    column = table.column(name)
+    out = np.empty(len(column.distinct), dtype=object)
+    for k, text in enumerate(column.distinct):
+        if text in MISSING_MARKERS:
+            continue
+        if CONTROL.search(text) or len(text) > CELL_TEXT_LIMIT:
+            _check_text(table.source, table.lines[column.first_row(text)], name, text)
+        x = parse_number(pointed(text, table.decimal_comma))
+        out[k] = text if x is None else x
+    return out[column.codes]
 
 
 def check_valid_pct(valid_pct: float) -> None:

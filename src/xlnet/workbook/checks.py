@@ -34,6 +34,8 @@ def value_rule(spec: Spec, column: str):
             return (lambda v: v in (0.0, 1.0) and not isinstance(v, bool)), "0 or 1", lambda x: (x == 0) | (x == 1)
         return is_number, "a number", np.isfinite
     c = next((c for c in spec.features if column in (c.name, *c.feature_labels())), None)
+    if c is None and column in spec.inputs:  # read only by derived columns: any cell, as the CSV held it
+        return (lambda v: v is None or isinstance(v, str) or is_number(v)), "a number, text or nothing", None
     if c is None or c.kind == "numeric":
         if c is not None and c.transform == "log":
             return ((lambda v: is_number(v) and v >= 0), "a number, 0 or more (LOG10(x+1) needs it)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 
-from xlnet.model.features import features, value_columns
+from xlnet.model.features import derived, features, value_columns
 from xlnet.model.net import Model
 from xlnet.model.ops import Max, Op, array_runs
 from xlnet.model.spec import Spec
@@ -47,10 +47,11 @@ class SheetLayout:
     def __init__(self, spec: Spec, model: Model, n: int, split: bool = False):
         self.spec, self.model, self.n, self.split = spec, model, n, split
         self.last_row = FIRST_ROW + n - 1
+        self.derived = derived(spec)
         self.features = features(spec)
         self.feature_names = tuple(name for name, _ in self.features)
         self.values = value_columns(spec)
-        names = tuple(spec.raw) + self.feature_names
+        names = tuple(spec.raw) + tuple(name for name, _ in self.derived) + self.feature_names
         self.col = {name: i + 1 for i, name in enumerate(names)}
         last_feature = len(names)
         self.set_col = last_feature + 1
@@ -84,7 +85,7 @@ class SheetLayout:
     @staticmethod
     def set_column(spec: Spec) -> int:
         """The column of the Set marks (train or valid), where a sheet has them: right of the features."""
-        return len(spec.raw) + len(features(spec)) + 1
+        return len(spec.raw) + len(spec.derived) + len(features(spec)) + 1
 
     @staticmethod
     def _stat_column(op: Op) -> str | None:
@@ -204,7 +205,7 @@ class SheetLayout:
     def row_formulas(self, row) -> dict[str, str]:
         """Formula of each computed cell of one row, by column name."""
         self.at_row(row)
-        out = {name: "=" + op.formula(self) for name, op in self.features if op is not None}
+        out = {name: "=" + op.formula(self) for name, op in self.derived + self.features if op is not None}
         skip = self.array_columns
         out.update({name: "=" + op.formula(self) for name, op in self.model.columns if name not in skip})
         return out

@@ -85,7 +85,9 @@ class PredictLayout:
         self.stats = stats = sheets["linear"].layout
         raw = [c for c in stats.values if c != stats.spec.target and c not in stats.feature_names]
         self.values = [id_name] + raw + [c for c in stats.values if c in stats.feature_names]
-        self.col = {name: i + 1 for i, name in enumerate(dict.fromkeys([id_name] + raw + list(stats.feature_names)))}
+        derived = [name for name, _ in stats.derived]
+        self.col = {name: i + 1 for i, name in
+                    enumerate(dict.fromkeys([id_name] + raw + derived + list(stats.feature_names)))}
         next_col = len(self.col) + 2
         for model in SHEETS:
             for column in self.model_columns(model):
@@ -141,6 +143,8 @@ def _row(sheet_xml: parts.SheetXML, at: PredictLayout, r: int, values: dict) -> 
     for column, v in values.items():
         sheet_xml.put(r, at.col[column], v.item() if isinstance(v, np.generic) else v, VALUE)
     cells = at.cells("linear").at_row(r)
+    for name, op in at.stats.derived:
+        sheet_xml.put(r, at.col[name], Formula("=" + op.formula(cells)), VALUE)
     for feature, op in at.stats.features:
         if op is not None:
             sheet_xml.put(r, at.col[feature], Formula("=" + op.formula(cells)), COMPUTED)

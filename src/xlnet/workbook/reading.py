@@ -12,8 +12,7 @@ import os
 import numpy as np
 
 from xlnet.errors import XlnetError
-from xlnet.workers import can_fork, workers_pool
-from xlnet.model.features import features
+from xlnet.model.features import derive, features
 from xlnet.model.net import SHEETS, Model, build_model
 from xlnet.model.spec import Spec, level_key
 from xlnet.workbook.checks import check_data, check_names, check_values, is_number, normal, value_rule
@@ -21,6 +20,7 @@ from xlnet.workbook.fast_rows import FAST, ROW_TOKEN, RowShape, Written, merge_f
 from xlnet.workbook.layout import FIRST_ROW, HEADER_ROW, SheetLayout
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.read import Package, letters
+from xlnet.workers import can_fork, workers_pool
 
 PARALLEL_BYTES = 64 << 20  # sheets larger than this in all are read a process per core
 
@@ -157,6 +157,7 @@ class _Scan:
         decay = self._number(at.decay_cell_at, "weight decay cell") if at.decay_cell_at else 0.0
         check_names(self.pkg, self.name, at, self.where)
         self._compare_fixed(at)
+        derive(self.spec, env, lambda i: f"{self.where}, row {FIRST_ROW + i}")
         check_data(self.spec, env, at, self.where)
         return SheetData(self.name, self.spec, self.model, env, W, at, decay)
 

@@ -140,6 +140,7 @@ class ModelSheet:
         self.value_styles = [(at.col[c], style(FORMATS.get(c, VALUE))) for c in columns]
         self.formula_styles = {name: style(DUMMY if type(op).__name__ == "Dummy" else COMPUTED)
                                for name, op in at.features if op is not None}
+        self.formula_styles.update({name: style(VALUE) for name, _ in at.derived})
         self.formula_styles.update({name: style(COMPUTED) for name in model.column_names})
         self.arrays = {at.col[names[0]]: Formula(formula, rng) for rng, formula, names in at.arrays}
         self.array_cells = [at.col[name] for name in at.array_columns]
