@@ -145,7 +145,7 @@ def test_inspect_shows_the_spec_and_writes_it_for_build(tmp_path):
         "island             categorical  dummies    Biscoe, Dream        0        text; baseline 'Torgersen'",
         "bill_length_mm     numeric      scale      bill_length_mm_N     2        numbers"]
     assert r.output.splitlines()[-2:] == [
-        "344 rows; 11 features (with Ones); loss mse, hidden 2, missing values: drop.",
+        "344 rows; 11 features (with Ones); loss mse, hidden 2, missing values: median.",
         f"Wrote {tmp_path / 'spec.toml'}"]
     spec = (tmp_path / "spec.toml").read_text().replace('name = "year"\nkind = "categorical"\ntransform = "dummies"',
                                                         'name = "year"\nkind = "ignored"')

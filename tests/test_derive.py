@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_sheets
+from conftest import ROOT, read_sheets
 from office import gnumeric_convert, ssconvert
 from test_workbook import check_against_numpy, check_computed_columns
 from xlnet.cli import cli
@@ -222,3 +222,18 @@ def test_expressions_never_evaluate_python():
     for text in ["__import__('os')", "Name.__class__", "open(\"x\")", "lambda: 1"]:
         with pytest.raises(XlnetError):
             Expression("T", text, ["Name"])
+
+
+def test_the_titanic_recipe_predicts_kaggle_s_test_rows(tmp_path, kaggle_train, libreoffice):
+    recipe = ROOT / "examples" / "titanic.toml"
+    s = build(kaggle_train, tmp_path / "r.xlsx", spec_file=recipe)
+    assert s.rows_kept == 891 and s.spec.missing == "median"
+    assert s.spec.column("Group").levels == ["Mr", "Miss", "Mrs", "Master"]
+    assert s.spec.column("Family").levels == ["alone", "small"]
+    fit_workbook(s.out, restarts=4, epochs=30)
+    check_against_numpy(s.out, libreoffice, tmp_path)
+    r = CliRunner().invoke(cli, ["predict", str(s.out), str(kaggle_train.with_name("test.csv")),
+                                 "--out", str(tmp_path / "submission.csv")])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.reader((tmp_path / "submission.csv").open()))
+    assert rows[0] == ["PassengerId", "Survived"] and len(rows) == 419 and {r[1] for r in rows[1:]} == {"0", "1"}

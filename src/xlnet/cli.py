@@ -47,6 +47,9 @@ def spec_options(f):
         click.option("--numeric", help="Columns to treat as numeric, scaled."),
         click.option("--log", help="Numeric columns to transform as LOG10(x+1)."),
         click.option("--ignore", help="Columns to leave out of the model."),
+        click.option("--max-levels", type=click.IntRange(1, 1000),
+                     help="Dummies per categorical column at most: its most frequent levels. [default: 100] A level "
+                          "has a dummy when it has 1 % of the rows or 30 rows; rarer ones join the baseline."),
         click.option("--id", "id_column", help="The id column: kept, never a feature."),
         click.option("--positive", help="The target level that counts as 1: a binary target (one against the rest)."),
         click.option("--classes", is_flag=True, help="Predict the target's values as classes (a softmax over them)."),
@@ -56,19 +59,20 @@ def spec_options(f):
         click.option("--loss", type=click.Choice(("mse", "logloss", "crossentropy")),
                      help="mse (the lesson's; a number), logloss (a sigmoid output, binary target) or "
                           "crossentropy (a softmax output, classes). [default: mse; crossentropy for classes]"),
-        click.option("--missing", type=click.Choice(("drop", "mode", "median")), default="drop", show_default=True,
-                     help="Rows with a missing feature: drop them (the lesson), or fill with the mode, or "
-                          "numbers with the median."),
+        click.option("--missing", type=click.Choice(("drop", "mode", "median")),
+                     help="Rows with a missing feature: drop them, or fill with the mode, or numbers with the "
+                          "median and categories with the mode. [default: median with --target; drop for the "
+                          "lesson's preset, as the lesson does]"),
     )):
         f = option(f)
     return f
 
 
-def spec_kwargs(target, spec_file, derive, categorical, numeric, log, ignore, id_column, positive, classes,
-                continuous, hidden, loss, missing) -> dict:
+def spec_kwargs(target, spec_file, derive, categorical, numeric, log, ignore, max_levels, id_column, positive,
+                classes, continuous, hidden, loss, missing) -> dict:
     options = dict(derive=derive, categorical=names(categorical), numeric=names(numeric), log=names(log),
-                   ignore=names(ignore), id_column=id_column, positive=positive, classes=classes,
-                   continuous=continuous)
+                   ignore=names(ignore), max_levels=max_levels, id_column=id_column, positive=positive,
+                   classes=classes, continuous=continuous)
     return dict(target=target, spec_file=spec_file, hidden=hidden, loss=loss, missing=missing,
                 **{k: v for k, v in options.items() if v})
 

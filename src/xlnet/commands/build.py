@@ -64,7 +64,7 @@ def model_env(spec: Spec, frame: Frame, sets: np.ndarray | None, cleaning: Clean
 
 
 def build(csv_path=None, out: str | Path | None = None, *,
-          seed: int | None = 42, missing: str = "drop", valid_pct: float | None = None, force: bool = False,
+          seed: int | None = 42, missing: str | None = None, valid_pct: float | None = None, force: bool = False,
           params: dict | None = None, target: str | None = None, spec_file: str | Path | None = None,
           loss: str | None = None, hidden: int | None = None, **options) -> BuildSummary:
     """Read the CSV (a path, or a pandas DataFrame), make or read the spec, write the workbook; `params` overrides
@@ -78,7 +78,7 @@ def build(csv_path=None, out: str | Path | None = None, *,
     preset = preset_for(target, spec_file)
     out = Path(out or (preset or lesson()).out)
     check_new_workbook(out, force)
-    if missing not in MISSING_CHOICES:
+    if missing is not None and missing not in MISSING_CHOICES:
         raise XlnetError(f"--missing must be one of {', '.join(MISSING_CHOICES)}, not {missing!r}.")
     if valid_pct is not None:
         check_valid_pct(valid_pct)

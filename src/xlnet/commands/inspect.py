@@ -34,7 +34,7 @@ def inspect_csv(path: str | Path, **options) -> tuple[str, Spec, str]:
             detail = _levels(c) if spec.classes else f"1 = {c.levels[1]}" if c.levels else "continuous"
         else:
             detail = ""
-        why = f"= {c.formula}; {c.note}" if c.is_derived else c.note
+        why = f"= {' '.join(c.formula.split())}; {c.note}" if c.is_derived else c.note
         rows.append((c.name, c.kind, c.transform, detail, str(missing.get(c.name, "-")), why))
     widths = [min(30, max(len(r[i]) for r in rows)) for i in range(5)]
     lines = ["  ".join(f"{r[i][:widths[i]]:<{widths[i]}}" for i in range(5)) + "  " + r[5] for r in rows]

@@ -33,8 +33,9 @@ MAX_DEPTH = 4            # hidden layers at most
 MAX_UNITS = 64           # units of a hidden layer at most
 MAX_CLASSES = 20         # classes of a multi-class target at most
 FEW_CLASSES = 10         # a numeric target of 3 to this many whole-number values is classes, as for features
-MAX_LEVELS = 20          # dummies per column at most; rarer levels are pooled with the baseline
-MIN_LEVEL_SHARE = 0.01   # a level rarer than this share of the rows is pooled
+MAX_LEVELS = 100         # dummies per column at most by default (--max-levels): the most frequent levels
+MIN_LEVEL_SHARE = 0.01   # a level with this share of the rows has a dummy of its own ...
+ENOUGH_LEVEL_ROWS = 30   # ... and so does one with this many rows, however many rows there are
 FEW_WHOLE_VALUES = 10    # a whole-number column with at most this many values is categorical
 SKEW_FOR_LOG = 2.0       # a column of values >= 0 more skewed than this gets LOG10(x+1)
 POSITIVE_NAMES = ("1", "1.0", "true", "yes", "y", "t", "positive", "pos")
@@ -343,7 +344,7 @@ def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target
           numeric=(), log=(), ignore=(), id_column: str | None = None, positive: str | None = None,
           classes: bool = False, continuous: bool = False, missing: str = "drop", loss: str | None = None,
           hidden: int | list[int] | str = 2, source: str = "the CSV",
-          derived: list[tuple[str, str, DerivedTracker]] = ()) -> Spec:
+          derived: list[tuple[str, str, DerivedTracker]] = (), max_levels: int = MAX_LEVELS) -> Spec:
     """A spec from the data (each column's tracker over all `n_rows` rows, and each derived column's (name,
     formula, tracker)): every choice overridable by the named options."""
     names = list(header) + [name for name, _, _ in derived]
@@ -358,12 +359,13 @@ def infer(header: list[str], trackers: list[TypeTracker], n_rows: int, *, target
     for name, tracker in zip(header, trackers):
         out.append(_infer_column(name, tracker, n_rows, target=target, categorical=name in categorical,
                                  numeric=name in numeric, log=name in log, ignore=name in ignore,
-                                 id_column=name == id_column, positive=positive, source=source, kind=kind))
+                                 id_column=name == id_column, positive=positive, source=source, kind=kind,
+                                 max_levels=max_levels))
     for name, formula, values in derived:
         tracker, texts = values.tracker(name, formula, source, name in ignore)
         col = _infer_column(name, tracker, n_rows, target="", categorical=name in categorical, numeric=name in numeric,
                             log=name in log, ignore=name in ignore, id_column=False, positive=None, source=source,
-                            texts=texts)
+                            texts=texts, max_levels=max_levels)
         col.formula = formula
         if col.kind == "id":
             col.kind, col.note = "ignored", "every value distinct"
@@ -401,7 +403,7 @@ def _did_you_mean(name: str, names: list[str]) -> str:
 
 def _infer_column(name: str, t: TypeTracker, n_rows: int, *, target: bool, categorical: bool, numeric: bool,
                   log: bool, ignore: bool, id_column: bool, positive: str | None, source: str,
-                  kind: str | None = None, texts: bool = False) -> Column:
+                  kind: str | None = None, texts: bool = False, max_levels: int = MAX_LEVELS) -> Column:
     present = n_rows - t.missing
     numbers = {text: None if texts else parse_number(text) for text in t.counts}
     all_numbers = present > 0 and all(v is not None for v in numbers.values())
@@ -447,7 +449,7 @@ def _infer_column(name: str, t: TypeTracker, n_rows: int, *, target: bool, categ
             col.scale = "max" if values.min() >= 0 else "maxabs"
             col.note = "--numeric" if numeric else ("numbers" if not whole else f"{distinct} whole-number values")
         return col
-    if not categorical and distinct > MAX_LEVELS and distinct > 0.5 * present:
+    if not categorical and distinct > max_levels and distinct > 0.5 * present:
         col.note = f"text, {distinct} distinct values of {present}: free text or a code"
         return col
     col.kind, col.transform = "categorical", "dummies"
@@ -458,19 +460,29 @@ def _infer_column(name: str, t: TypeTracker, n_rows: int, *, target: bool, categ
         k = key(text) if all_numbers else text.lower()
         merged[k] += count
         spelling.setdefault(k, Counter())[text] += count
-    ranked = sorted(merged, key=lambda k: (-merged[k], str(k)))
-    kept = [k for k in ranked if merged[k] >= max(2, MIN_LEVEL_SHARE * present)][:MAX_LEVELS]
+    ranked = sorted(merged, key=lambda k: -merged[k])  # equally frequent levels in the order the rows show them
+    enough = [k for k in ranked if merged[k] >= level_rows(present)]
+    kept = enough[:max_levels]
     pooled = len(ranked) - len(kept)
     if not pooled and kept:
         kept = kept[:-1]  # the rarest level is the baseline: n-1 dummies
     levels = [(_as_level(k) if all_numbers else spelling[k].most_common(1)[0][0]) for k in kept]
     col.levels = levels
+    rare, past = len(ranked) - len(enough), len(enough) - len(kept)
+    why = [f"{rare} level{'s' if rare != 1 else ''} of fewer than {level_rows(present):g} rows"] if rare else []
+    why += [f"{past} past --max-levels {max_levels}"] if past else []
     col.note = ("--categorical" if categorical else ("few whole numbers" if all_numbers else "text")) + (
-        f"; {pooled} rare level{'s' if pooled != 1 else ''} pooled with the baseline" if pooled else
+        f"; {' and '.join(why)} pooled with the baseline" if pooled else
         f"; baseline {_as_level(ranked[-1]) if all_numbers else spelling[ranked[-1]].most_common(1)[0][0]!r}")
     if not levels:
         col.kind, col.transform, col.note = "ignored", "", "no level common enough for a dummy"
     return col
+
+
+def level_rows(present: int) -> float:
+    """The rows a level needs for a dummy of its own: 1 % of the rows, or ENOUGH_LEVEL_ROWS where that is fewer;
+    at least 2."""
+    return max(2, min(MIN_LEVEL_SHARE * present, ENOUGH_LEVEL_ROWS))
 
 
 def _as_level(x: float):
@@ -586,7 +598,7 @@ def spec_from_file(d: dict, header: list[str], source: str) -> Spec:
     for i, c in enumerate(d.get("columns", [])):
         if not isinstance(c, dict) or "name" not in c or "kind" not in c:
             raise XlnetError(f"{source}: columns entry {i + 1} needs a name and a kind.")
-        given[c["name"]] = Column(**{k: v for k, v in c.items() if k in known})
+        given[c["name"]] = Column(**{k: v for k, v in c.items() if k in known and k != "note"}, note="the spec file")
     derive = d.get("derive", {})
     missing = [n for n in given if n not in header and n not in derive]
     if missing:

@@ -151,7 +151,7 @@ class Cleaning:
         if not self.labelled:
             raise XlnetError(f"{source}: every {spec.target} is missing; there is nothing to learn from.")
         for c in self.features:  # what fills a missing value: in the rows built on, and in new rows to predict
-            c.fill = self.tallies[c.name].fill(spec.missing)
+            c.fill = self.tallies[c.name].fill("mode" if c.kind == "categorical" else spec.missing)
         had = [c.name for c in self.features if self.missing[c.name]]
         self.report = {"target_missing": self.unlabelled}
         if spec.missing == "drop":

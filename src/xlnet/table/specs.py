@@ -15,8 +15,9 @@ from xlnet.model.spec import (Column, DerivedTracker, Spec, hidden_layers, infer
 from xlnet.presets import Preset, lesson
 from xlnet.table.reading import CsvSource, Survey, Table, check_columns, type_table
 
+DEFAULT_MISSING = "median"  # a row with a missing value still teaches the model: filled, not dropped
 RECIPE_LISTS = ("categorical", "numeric", "log", "ignore")
-RECIPE_VALUES = ("target", "loss", "hidden", "missing", "id", "positive", "classes", "continuous")
+RECIPE_VALUES = ("target", "loss", "hidden", "missing", "id", "positive", "classes", "continuous", "max_levels")
 
 
 def preset_for(target: str | None, spec_file: str | Path | None) -> Preset | None:
@@ -46,7 +47,7 @@ def derive_options(derive) -> list[tuple[str, str]]:
 
 
 def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target: str | None = None,
-              spec_file: str | Path | None = None, missing: str = "drop", loss: str | None = None,
+              spec_file: str | Path | None = None, missing: str | None = None, loss: str | None = None,
               hidden: int | None = None, derive=(), **options) -> Spec:
     """The preset's spec when nothing names a target; else the file's or the one inferred from the `survey` of
     every row, options winning."""
@@ -60,7 +61,7 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
                                                                  derive, options)
     preset = preset_for(target, spec_file)
     if preset is not None:
-        spec = preset.spec(missing)
+        spec = preset.spec(missing or "drop")
         if loss not in (None, spec.loss) or hidden not in (None, spec.hidden) or derive or any(options.values()):
             raise XlnetError(f"{source.source}: name the target column with --target to use spec options "
                              f"(the {preset.name}'s preset takes none).")
@@ -68,7 +69,7 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
         return spec
     if not target:
         raise XlnetError(f"{spec_file}: the recipe names no target; add target = \"COLUMN\" or use --target.")
-    settings = dict(target=target, missing=missing, loss=loss, hidden=2 if hidden is None else hidden,
+    settings = dict(target=target, missing=missing or DEFAULT_MISSING, loss=loss, hidden=2 if hidden is None else hidden,
                     source=str(source.source), **options)
     trackers = _derived_trackers(source, survey, derive, settings) if derive else []
     return infer(source.header, survey.trackers, survey.n_rows, derived=trackers, **settings)
@@ -77,7 +78,7 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
 def _from_file(d: dict, source, spec_file, target, missing, loss, hidden, derive) -> Spec:
     if target:
         d["target"] = target
-    d.setdefault("missing", missing)
+    d.setdefault("missing", missing or "drop")
     for key, value in (("loss", loss), ("hidden", hidden)):
         if value is not None:
             d[key] = value
@@ -97,11 +98,11 @@ def _recipe(d: dict, spec_file, target, missing, loss, hidden, derive, options):
             raise XlnetError(f"{spec_file}: {key} must be a list of column names, like {key} = [\"Title\"].")
         options[key] = tuple(dict.fromkeys(list(given) + list(options.get(key, ()))))
     for key, option in (("id", "id_column"), ("positive", "positive"), ("classes", "classes"),
-                        ("continuous", "continuous")):
+                        ("continuous", "continuous"), ("max_levels", "max_levels")):
         if key in d and not options.get(option):
             options[option] = d[key]
     derive = list({**_table(d, "derive", spec_file), **dict(derive)}.items())
-    missing = d.get("missing", missing) if missing == "drop" else missing
+    missing = missing or d.get("missing")
     return (target or d.get("target"), missing, loss or d.get("loss"),
             hidden if hidden is not None else d.get("hidden"), derive, options)
 
