@@ -26,6 +26,18 @@ from xlnet.commands.cv import cross_validate, folds
 from xlnet.workbook.book import Workbook
 
 
+def fold_scores(make, X: np.ndarray, y: np.ndarray, parts: list[np.ndarray]) -> list[float]:
+    """The accuracy on each held-out fold of a scikit-learn model made by `make` and fitted on the other folds."""
+    scores = []
+    for held in parts:
+        keep = np.setdiff1d(np.arange(len(y)), held)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = make().fit(X[keep], y[keep])
+        scores.append(float(np.mean(model.predict(X[held]) == y[held])))
+    return scores
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=5)
@@ -44,14 +56,8 @@ def main() -> None:
                                                        max_iter=5000, random_state=0)}
     peer_scores, peer_time = {}, {}
     for name, make in peers.items():
-        start, scores = time.perf_counter(), []
-        for held in parts:
-            keep = np.setdiff1d(np.arange(len(y)), held)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = make().fit(X[keep], y[keep])
-            scores.append(float(np.mean(model.predict(X[held]) == y[held])))
-        peer_scores[name], peer_time[name] = scores, time.perf_counter() - start
+        start = time.perf_counter()
+        peer_scores[name], peer_time[name] = fold_scores(make, X, y, parts), time.perf_counter() - start
     print(f"{args.folds}-fold cross-validated accuracy, the lesson's {len(y)} rows and {X.shape[1]} features")
     print(f"{'model':<22}{'accuracy':>10}{'sd':>8}{'s':>8}")
     for r in xlnet:

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
 from xlnet.commands.build import build
 from xlnet.commands.cv import cross_validate, folds
 from xlnet.workbook.book import Workbook
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cv_vs_sklearn import fold_scores  # noqa: E402  (a sibling script)
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURE_SETS = {
@@ -38,17 +40,7 @@ PEERS = {"LogisticRegression": lambda: LogisticRegression(C=np.inf, max_iter=500
 
 
 def peer_scores(X: np.ndarray, y: np.ndarray, parts: list[np.ndarray]) -> dict[str, float]:
-    out = {}
-    for name, make in PEERS.items():
-        scores = []
-        for held in parts:
-            keep = np.setdiff1d(np.arange(len(y)), held)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model = make().fit(X[keep], y[keep])
-            scores.append(float(np.mean(model.predict(X[held]) == y[held])))
-        out[name] = float(np.mean(scores))
-    return out
+    return {name: float(np.mean(fold_scores(make, X, y, parts))) for name, make in PEERS.items()}
 
 
 def main() -> None:
