@@ -10,16 +10,21 @@ import pytest
 from conftest import ROOT, read_sheets
 
 
-def test_the_readme_example_runs(tmp_path, monkeypatch):
+def readme_example() -> str:
+    """The README's Python API example, with fits small enough for a test."""
     readme = (ROOT / "README.md").read_text()
     code = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S)[1]
+    code = code.replace('fit_workbook("penguins.xlsx")', 'fit_workbook("penguins.xlsx", restarts=4, epochs=20)')
+    return code.replace('cross_validate("penguins.xlsx", 5)', 'cross_validate("penguins.xlsx", 3, restarts=2, '
+                                                                 'epochs=5)')
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    code = readme_example()
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "penguins.csv").write_bytes((ROOT / "data" / "penguins.csv").read_bytes())
     scope: dict = {}
-    code = code.replace('fit_workbook("penguins.xlsx")', 'fit_workbook("penguins.xlsx", restarts=4, epochs=20)')
-    code = code.replace('cross_validate("penguins.xlsx", 5)', 'cross_validate("penguins.xlsx", 3, restarts=2, '
-                                                                  'epochs=5)')
     exec(compile(code, "README", "exec"), scope)
     assert set(scope["summary"].metrics) == {"linear", "nnet", "mmult"} and scope["summary"].rows_kept == 333
     assert [r.sheet for r in scope["results"]] == ["linear", "nnet", "mmult"]

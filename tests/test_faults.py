@@ -53,6 +53,19 @@ def test_a_workbook_open_in_excel_or_libreoffice_is_not_written(workbook, lock, 
                                  "again, or write to another file with --out.")
 
 
+def test_a_stale_libreoffice_lock_is_told_apart(workbook):
+    import socket
+    lock = workbook.parent / f".~lock.{workbook.name}#"
+    lock.write_text(f",someone,{socket.gethostname()},03.12.2026 09:15,file:///home/someone;")
+    running = any((p / "comm").read_text().startswith(("soffice", "oosplash")) for p in Path("/proc").iterdir()
+                  if p.name.isdigit() and (p / "comm").exists())
+    stale = (f"Error: {workbook}: {lock.name} is beside it, a LibreOffice lock from this machine, where no "
+             f"LibreOffice runs: a crash left it. Delete {lock.name} and try again.")
+    live = (f"Error: {workbook} looks open in LibreOffice ({lock.name} is beside it); close it and try again, or "
+            "write to another file with --out.")
+    assert refused(workbook) == (live if running else stale)
+
+
 def test_advice_names_only_what_the_command_offers(workbook, tmp_path):
     """restore has no --out, and predict's --out names the CSV: their refusals advise what they can do."""
     fit = run("fit", workbook, *FAST)

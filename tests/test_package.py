@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from test_api import readme_example
 
 
 def run(args: list, cwd: Path) -> str:
@@ -40,6 +41,11 @@ def commands_run(venv: Path, where: Path) -> None:
     out = run([xlnet, "predict", "workbooks/titanic.xlsx", lesson_csv, "--out", "p.csv"], where)
     assert "Predicted 891 rows" in out and (where / "p.csv").read_text().startswith("row,Survived\n1,")
     assert "Wrote sgd.xlsx" in run([xlnet, "lesson", "sgd", "--out", "sgd.xlsx"], where)
+    # The README's Python API example, in an environment with only xlnet's own dependencies (no pandas).
+    (where / "data").mkdir()
+    (where / "data" / "penguins.csv").write_bytes((ROOT / "data" / "penguins.csv").read_bytes())
+    (where / "example.py").write_text(readme_example())
+    run([venv / "bin" / "python", "example.py"], where)
 
 
 def test_the_wheel_and_the_sdist_install_and_run_on_their_own(dist, tmp_path):

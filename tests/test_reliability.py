@@ -157,7 +157,7 @@ def rename(wb, old, new):
 
 @pytest.mark.parametrize("change, message", [
     (lambda wb: rename(wb, "nnet", "net"),
-     "the sheet 'nnet' is missing (sheets: linear, net, mmult, data, xlnet); rebuild the workbook with "
+     "the sheet 'nnet' is missing (sheets: linear, net, mmult, data, README, xlnet); rebuild the workbook with "
      "`xlnet build`."),
     (lambda wb: wb["nnet"].cell(4, 20, "0.5"), "sheet 'nnet', parameter cell T4 holds '0.5'; it must be a number."),
     (lambda wb: setattr(wb["mmult"]["T7"], "value", None),

@@ -81,7 +81,7 @@ def test_predicting_classes_with_an_unseen_level(tmp_path, libreoffice):
     c, r0 = predict_columns(read_sheets(s.out))["nnet"]
     assert [values.cell(r0 + i, c).value for i in range(len(P))] == [row[1] for row in got_labels[1:]]
     for k, level in enumerate(s.spec.classes):
-        got = np.array([values.cell(r0 + i, header[f"nnet P {level}"]).value for i in range(len(P))], float)
+        got = np.array([values.cell(r0 + i, header[f"nnet·P {level}"]).value for i in range(len(P))], float)
         # Relative 1e-12 of the column's scale, 1: EXP turns the logits' last-digit differences into relative
         # ones, which matter only where a probability is far below 1e-12 anyway (as in check_against_numpy).
         np.testing.assert_allclose(got, P[:, k], rtol=1e-12, atol=1e-12)

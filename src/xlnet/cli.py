@@ -104,10 +104,21 @@ def fit_options(f):
     return f
 
 
-@click.group()
+class Commands(click.Group):
+    """A group whose command list shows each command's whole summary (click cuts it at about 45 characters)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.get_command(ctx, name).get_short_help_str(limit=1000)) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Commands)
 @click.version_option(package_name="xlnet")
 def cli():
-    """The fast.ai lesson's spreadsheet neural net: build it from a CSV, fit it, compare with Solver."""
+    """Spreadsheet neural nets you can read: build a workbook from a CSV (fast.ai's Titanic lesson by default),
+    fit it, predict with it, compare it with Solver. Each model is live formulas; see README.md."""
 
 
 @cli.command()
@@ -143,8 +154,8 @@ def build(csv, out, seed, valid_pct, force, **spec):
     for line in report_lines(s.report, s.spec):
         click.echo(f"  {line}")
     for name, m in s.metrics.items():
-        more = f", valid loss {m['valid_loss']:.10f}" if s.rows_valid else ""
-        click.echo(f"  {name:<7} starting loss {loss(m['train_loss'], 0)}{more}")
+        more = f", valid loss {m['valid_loss']:.10g}" if s.rows_valid else ""
+        click.echo(f"  {name:<7} starting loss {m['train_loss']:.10g}{more}")
     for name, n in s.variables.items():
         if n > EXCEL_SOLVER_CELLS:
             click.echo(f"  {name}: {n} parameter cells; Excel's own Solver changes at most {EXCEL_SOLVER_CELLS} "
@@ -214,13 +225,18 @@ class LazyBar:
             self.bar.update(steps)
 
     def close(self) -> None:
+        """Ends the bar (and its line), once: a table printed after it starts on a line of its own."""
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
-def loss(x: float, width: int = 16) -> str:
-    """A loss in a column: ten decimals, or four where it is large (a continuous target's squared error)."""
-    return f"{x:>{width}.10f}" if abs(x) < 1e4 else f"{x:>{width}.4f}"
+def figure(x: float | None, width: int = 16, digits: int = 10) -> str:
+    """A figure in a column `width` wide: `digits` significant digits (0.1289429366, 18281459.98), and a space
+    before it however large it is, so that columns never run together."""
+    if x is None:
+        return " " * width
+    return " " + f"{x:.{digits}g}".rjust(width - 1)
 
 
 def _score_key(m: dict, which: str) -> str | None:
@@ -268,15 +284,22 @@ def fit(workbook, which, epochs, lr, restarts, batch_size, seed, out, cv, weight
     split = "valid_loss" in results[0].after
     score = _score_key(results[0].after, "train")
     label = "" if score is None else "acc" if score.endswith("accuracy") else "R²"
-    extra = (f"{'valid loss':>16}{'train ' + label:>11}{'valid ' + label:>11}" if split
-             else f"{label:>11}" if score else "")
+    objective = any("objective" in r.after for r in results)
+    extra = (f"{'objective':>16}" if objective else "") + (
+        f"{'valid loss':>16}{'train ' + label:>11}{'valid ' + label:>11}" if split else f"{label:>11}" if score
+        else "")
     click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}{extra}{'iterations':>12}{'seconds':>9}")
     for r in results:
         a = r.after
-        extra = (f"{loss(a['valid_loss'])}{a[score]:>11.4f}{a[_score_key(a, 'valid')]:>11.4f}" if split
-                 else f"{a[score]:>11.4f}" if score else "")
-        click.echo(f"{r.sheet:<8}{loss(r.loss_before)}{loss(r.loss_after)}{extra}{r.iterations:>12}"
+        extra = (figure(a.get("objective")) if objective else "") + (
+            f"{figure(a['valid_loss'])}{figure(a[score], 11, 4)}{figure(a[_score_key(a, 'valid')], 11, 4)}" if split
+            else figure(a[score], 11, 4) if score else "")
+        click.echo(f"{r.sheet:<8}{figure(r.loss_before)}{figure(r.loss_after)}{extra}{r.iterations:>12}"
                    f"{r.seconds:>9.2f}")
+    if objective:
+        click.echo("loss: the mean loss of the training rows; objective: the loss plus the weight decay's penalty, "
+                   "what fit and Solver minimise.")
+    _verdict({r.sheet: r.after for r in results})
     decays = {r.sheet: r.weight_decay for r in results if "objective" in r.after}
     if decays:
         how = "chosen by the validation loss" if split and weight_decay == "auto" else "the sheet's" \
@@ -344,7 +367,7 @@ def restore(workbook, number, before, which):
     results = restore_workbook(workbook, number, before=before, sheets=sheets)
     click.echo(f"{'sheet':<8}{'loss before':>16}{'loss after':>16}")
     for r in results:
-        click.echo(f"{r.sheet:<8}{loss(r.loss_before)}{loss(r.loss_after)}")
+        click.echo(f"{r.sheet:<8}{figure(r.loss_before)}{figure(r.loss_after)}")
     click.echo(f"Wrote {workbook}")
 
 
@@ -352,25 +375,28 @@ def _cross_validate(workbook, k, sheets, bar, settings) -> None:
     from xlnet.commands.cv import cross_validate
 
     results = cross_validate(workbook, k, sheets=sheets, progress=bar, **settings)
+    bar.close()
     name = "accuracy" if results[0].score_name == "accuracy" else "R²"
     click.echo(f"{'sheet':<8}{'cv loss':>16}{'cv ' + name:>14}{'sd':>9}  folds")
     for r in results:
-        click.echo(f"{r.sheet:<8}{loss(r.loss)}{r.score:>14.4f}{r.score_sd:>9.4f}  {len(r.scores)}")
+        click.echo(f"{r.sheet:<8}{figure(r.loss)}{figure(r.score, 14, 4)}{figure(r.score_sd, 9, 4)}  {len(r.scores)}")
     click.echo(f"{k}-fold cross-validation of {workbook}; nothing was written.")
 
 
-@cli.group()
+@cli.group(cls=Commands)
 def lesson():
     """The lessons as live workbooks."""
 
 
 @lesson.command("sgd")
-@click.option("--out", default="sgd.xlsx", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", default="sgd.xlsx", show_default=True, type=click.Path(dir_okay=False),
+              help="The workbook to write.")
 @click.option("--steps", default=100, show_default=True, type=int, help="Rows of gradient descent.")
 @click.option("--lr", default=0.1, show_default=True, type=float, help="The learning rate (a cell: change it there).")
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the points and the mini-batches.")
 @click.option("--batch-size", type=int, help="Rows per step, from a fixed seeded permutation (default: all).")
-@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam")), default="sgd", show_default=True)
+@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "adam")), default="sgd", show_default=True,
+              help="Plain gradient descent, momentum, or Adam: each a column of formulas.")
 @click.option("--model", type=click.Choice(("line", "quadratic")), default="line", show_default=True,
               help="y = a1·x + a2 (the 2019 lesson) or a1·x² + a2·x + a3 (lesson 3's quadratic).")
 @click.option("--force", is_flag=True, help="Overwrite the workbook if it exists.")
@@ -388,7 +414,7 @@ def lesson_sgd(out, steps, lr, seed, batch_size, optimizer, model, force):
     s = build_lesson(out, steps=steps, lr=lr, seed=seed, batch_size=batch_size, optimizer=optimizer, model=model,
                      force=force)
     first, last = s.rows[0]["loss"], s.rows[-1]["loss"]
-    params = ", ".join(f"a{i + 1} = {s.rows[-1][p]:.4f}" for i, p in enumerate(s.plan.params))
+    params = ", ".join(f"a{i + 1} = {s.rows[-1][p]:.6g}" for i, p in enumerate(s.plan.params))
     click.echo(f"{s.plan.optimizer}, lr {lr:g}: loss {first:.6f} at step 0, {last:.6g} at step {steps} ({params}); "
                f"the least-squares loss is {s.optimum:.6f}.")
     if s.within_1pct is not None:
@@ -437,15 +463,23 @@ def _lesson_end(s, first: float, last: float) -> None:
     click.echo(f"Wrote {s.out}")
 
 
+def _verdict(metrics: dict[str, dict]) -> None:
+    """Which sheet `predict` will use, and why, once every model sheet's figures are at hand."""
+    from xlnet.fitting.service import choose_sheet
+    if set(metrics) == set(SHEETS) and all(metrics.values()):
+        name, why = choose_sheet(metrics)
+        click.echo(f"predict will use {name}: {why}.")
+
+
 def _row(sheet, label, m, gap="", seconds=None, split=False):
-    value = "" if m is None else loss(solver_target(m), 14).strip()
+    value = figure(None if m is None else solver_target(m), 18)
     extra = ""
     if split:
         keys = ["valid_loss"] + [k for k in (m or {}) if k.endswith(("accuracy", "r2"))]
-        extra = "".join(f"{'' if m is None or k not in m else format(m[k], '.10f' if k.endswith('loss') else '.4f'):>14}"
-                        for k in keys[:3])
+        extra = "".join(figure(None if m is None or k not in m else m[k], 18 if k.endswith("loss") else 12,
+                               10 if k.endswith("loss") else 4) for k in keys[:3])
     secs = "" if seconds is None else f"{seconds:.2f}"
-    return f"{sheet:<8}{label:<20}{value:>14}{gap:>9}{extra}{secs:>9}"
+    return f"{sheet:<8}{label:<20}{value}{gap:>10}{extra}{secs:>9}"
 
 
 @cli.command()
@@ -488,13 +522,14 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, refit, as_json, q
         first = next((r.workbook for r in results if r.workbook), {})
         split = "valid_loss" in first
         score = "R²" if any(k.endswith("r2") for k in first) else "acc"
-        extra = f"{'valid loss':>14}{'train ' + score:>14}{'valid ' + score:>14}" if split else ""
-        click.echo(f"{'sheet':<8}{'parameters':<20}{'loss':>14}{'gap %':>9}{extra}{'seconds':>9}")
+        extra = f"{'valid loss':>18}{'train ' + score:>12}{'valid ' + score:>12}" if split else ""
+        target = "objective" if any("objective" in (r.workbook or {}) for r in results) else "loss"
+        click.echo(f"{'sheet':<8}{'parameters':<20}{target:>18}{'gap %':>10}{extra}{'seconds':>9}")
         for r in results:
             if r.problem:
                 click.echo(f"{r.sheet:<8}not compared: {r.problem}")
                 continue
-            click.echo(_row(r.sheet, "workbook", r.workbook, f"{r.gap_percent:.4f}", split=split))
+            click.echo(_row(r.sheet, "workbook", r.workbook, f"{r.gap_percent:.4g}", split=split))
             label = "xlnet (as fitted)" if r.xlnet_source == "workbook" else "xlnet"
             click.echo(_row(r.sheet, label, r.xlnet, seconds=r.xlnet_seconds, split=split))
             if r.optimum is not None:
@@ -505,8 +540,9 @@ def compare(workbook, which, use_lo, engine, time_limit, seed, refit, as_json, q
                                 seconds=lo["seconds"], split=False))
             now = solver_target(r.workbook)
             if r.cached_loss is not None and abs(r.cached_loss - now) > 1e-9 * abs(r.cached_loss):
-                click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10f}; "
+                click.echo(f"{'':<8}note: the saved loss cell shows {r.cached_loss:.10g}; "
                            "recalculate the workbook to see the loss of its current parameters")
+        _verdict({r.sheet: r.workbook for r in results if not r.problem})
         if any(r.xlnet_source == "workbook" for r in results):
             click.echo("xlnet (as fitted): the workbook holds xlnet fit's result for these rows and settings; "
                        "--refit fits again")

@@ -16,6 +16,7 @@ from xlnet.table.reading import (Frame, Spooled, Survey, check_valid_pct, set_na
                                  validation_mask)
 from xlnet.table.specs import infers, make_spec, preset_for, source_for
 from xlnet.workbook.layout import MAX_ROWS
+from xlnet.workbook.readme_sheet import write_readme_sheet
 from xlnet.workbook.writing import DataSheet, ModelSheets, write_spec_sheet
 from xlnet.xlsx.safety import check_new_workbook
 from xlnet.xlsx.write import new_workbook
@@ -89,14 +90,17 @@ def build(csv_path=None, out: str | Path | None = None, *,
     else:
         source = source_for(csv_path, preset, MAX_ROWS)
     default_pct = preset.valid_pct if preset else DEFAULT_VALID_PCT
+    readme_first = preset.readme_first if preset else True
     with Spooled(source) as rows:
         return _build(rows, Path(source.source), out, infers(target, spec_file), seed=seed, missing=missing,
-                      valid_pct=valid_pct, default_pct=default_pct, params=params, target=target,
+                      valid_pct=valid_pct, default_pct=default_pct, params=params, readme_first=readme_first,
+                      target=target,
                       spec_file=spec_file, loss=loss, hidden=hidden, **options)
 
 
 def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int | None, missing: str,
-           valid_pct: float | None, default_pct: float, params: dict | None, **spec_options) -> BuildSummary:
+           valid_pct: float | None, default_pct: float, params: dict | None, readme_first: bool,
+           **spec_options) -> BuildSummary:
     """build's passes over the rows: survey them (if the spec is inferred), learn the cleaning, write."""
     survey = Survey(source.header, count_texts=surveyed)
     if surveyed:
@@ -130,6 +134,8 @@ def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int 
     split = held_out is not None
     scores = {name: Scores(model, theta[name], spec.weight_decay or 0.0, split) for name, model in models.items()}
     with new_workbook(out) as w:
+        if readme_first:
+            write_readme_sheet(w, spec, models, n, split)
         sheets = ModelSheets(w, spec, models, theta, n, split)
         data = DataSheet(w, source.header, survey.numbers_only, source.decimal_comma, survey.n_rows)
         done = 0
@@ -146,6 +152,8 @@ def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int 
                 s.add(X, y, sets)
         sheets.close()
         data.close()
+        if not readme_first:
+            write_readme_sheet(w, spec, models, n, split)
         write_spec_sheet(w, spec)
     metrics = {name: s.values() for name, s in scores.items()}
     n_valid = 0 if held_out is None else int(held_out.sum())

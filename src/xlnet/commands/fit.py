@@ -56,8 +56,9 @@ def _write_back(book: Workbook, sheet: SheetData, fitted: Fitted, fitter: Gradie
     else:
         W, after, decay, start = sheet.W, before, sheet.weight_decay, before
     curve = history.resample(fitted.curve, solver_target(start))
-    book.set_curve(sheet.name, curve)
-    book.record(sheet, method="xlnet Adam + L-BFGS", settings={**fitter.settings(), "weight_decay": decay},
+    method, settings = fitter.describe(sheet.model)
+    book.set_curve(sheet.name, curve, settings["epochs"] or None)
+    book.record(sheet, method=method, settings={**settings, "weight_decay": decay},
                 before=before, after=after, W=W, decay=decay, iterations=fitted.iterations, seconds=fitted.seconds,
                 kept=improved)
     return SheetResult(sheet.name, before, after, fitted.iterations, fitted.seconds, improved, np.array(W, float),

@@ -20,6 +20,7 @@ from xlnet.model.net import SHEETS
 from xlnet.model.spec import level_key
 from xlnet.table.cleaning import missing_mask
 from xlnet.table.reading import CsvSource, check_columns, type_cells, type_column
+from xlnet.fitting.service import choose_sheet
 from xlnet.workbook.book import Workbook
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.safety import replacing
@@ -55,16 +56,10 @@ class Predictions:
 
 
 def choose_model(sheets: dict[str, SheetData], model: str | None) -> tuple[str, str]:
-    """The sheet to predict with, and why: the best validation score; without a validation set, `linear`."""
+    """The sheet to predict with, and why: `--model`, or the rule `fit` and `compare` state (choose_sheet)."""
     if model is not None:
         return model, "--model"
-    first = next(iter(sheets.values()))
-    if first.sets is None:
-        return "linear", "no validation set: the simplest model (build with --valid-pct to let the data choose)"
-    scores = {name: s.metrics() for name, s in sheets.items()}
-    key = next(k for k in scores["linear"] if k.startswith("valid_") and k != "valid_loss")
-    best = max(scores, key=lambda n: (scores[n][key], -scores[n]["valid_loss"]))
-    return best, f"the best {key.replace('_', ' ')}, {scores[best][key]:.4f}"
+    return choose_sheet({name: s.metrics() for name, s in sheets.items()})
 
 
 def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None = None,
@@ -137,6 +132,7 @@ def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: 
             typed = typed.copy()
             typed[missing] = fill(c)
             filled[c.name] += int(missing.sum())
+        env[("filled", c.name)] = missing
         _count_unseen(c, typed, seen, unseen)
         for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
             env[label] = typed

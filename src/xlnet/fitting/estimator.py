@@ -91,6 +91,13 @@ class GradientFit:
         return {"epochs": self.epochs, "lr": self.lr, "restarts": self.restarts, "batch_size": self.batch_size,
                 "seed": self.random_state, "weight_decay": self.weight_decay}
 
+    def describe(self, model: Model) -> tuple[str, dict]:
+        """The method a fit of `model` uses and its settings, as the history sheet records them: a convex model
+        (one basin) takes a Newton step and L-BFGS from one start, no Adam epochs."""
+        if model.convex and self.lbfgs_iters:
+            return "xlnet Newton + L-BFGS", {**self.settings(), "epochs": 0, "lr": None, "restarts": 1}
+        return "xlnet Adam + L-BFGS", self.settings()
+
     def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
         start = time.perf_counter()
         ((self.W_, self.loss_, self.loss_curve_, self.n_iter_, _),) = self._fit(model, X, y, W0,

@@ -174,6 +174,18 @@ def _largest_value(sheet: SheetData) -> tuple | None:
     return None if best is None else (best[0], best[1], abs(best[2]), best[3])
 
 
+def choose_sheet(metrics: dict[str, dict[str, float]]) -> tuple[str, str]:
+    """The model sheet `predict` uses, and why, from each sheet's summary figures: the lowest validation loss (the
+    figure fit chooses the weight decay by); without a validation set, the lowest training loss. The figure the
+    choice was made on has seen that choice, so it is a little optimistic: `fit --cv` gives an unbiased one."""
+    key = "valid_loss" if all("valid_loss" in m for m in metrics.values()) else "train_loss"
+    best = min(metrics, key=lambda name: metrics[name][key])
+    if key == "valid_loss":
+        return best, f"the lowest validation loss, {metrics[best][key]:.6g}"
+    return best, (f"the lowest training loss, {metrics[best][key]:.6g}, as there is no validation set (build with "
+                  "--valid-pct, or compare with `xlnet fit --cv 5`)")
+
+
 @dataclass
 class SheetResult:
     """A sheet's parameters changed by a fit or a restore: its summary cells before and after."""

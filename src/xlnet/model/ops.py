@@ -58,8 +58,9 @@ def _nothing(g, grads) -> None:
     pass
 
 
-def _literal(v) -> str:
-    return f'"{v}"' if isinstance(v, str) else repr(v)
+def literal(v) -> str:
+    """A constant as a formula writes it: text in double quotes (a quote inside doubled), a number as itself."""
+    return '"' + v.replace('"', '""') + '"' if isinstance(v, str) else repr(v)
 
 
 class Op:
@@ -100,7 +101,7 @@ class Num(Op):
         self.v = v
 
     def formula(self, at):
-        return _literal(self.v)
+        return literal(self.v)
 
     def forward(self, env):
         return np.float64(self.v), _nothing
@@ -215,7 +216,7 @@ class Dummy(Op):
         self.name, self.level = name, level
 
     def formula(self, at):
-        return f"IF({at.cell(self.name)}={_literal(self.level)},1,0)"
+        return f"IF({at.cell(self.name)}={literal(self.level)},1,0)"
 
     def forward(self, env):
         x = env[self.name]
@@ -408,7 +409,7 @@ class ClassIs(Op):
         self.target, self.k, self.level = target, k, level
 
     def formula(self, at):
-        return f"IF({at.cell(self.target)}={_literal(self.level)},1,0)"
+        return f"IF({at.cell(self.target)}={literal(self.level)},1,0)"
 
     def forward(self, env):
         return (env[self.target] == self.k).astype(float), _nothing

@@ -19,7 +19,9 @@ class Preset:
     out: str                     # the workbook `xlnet build` writes by default
     empty_hint: str              # said of a CSV with no rows
     columns_hint: str            # said of a CSV that lacks the preset's columns
+    describes: str = ""          # what the preset's CSV is, for a CSV that is plainly something else
     valid_pct: float = 0.0       # the rows held out by default
+    readme_first: bool = False   # xlnet's README sheet first (else after the lesson's own sheets, in their order)
 
 
 def lesson() -> Preset:

@@ -162,7 +162,7 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
     stream = sheet_of(w, SHEET, at, cells, label_width=44, column_width=12)
     charts_top = info + 6  # each chart on a page of its own: 20 rows, from a page break
     w.charts(stream, _charts(at, plan), [(0, charts_top + 20 * k, 2, charts_top + 20 * k + 18) for k in range(3)])
-    stream.close(row_breaks=[charts_top + 20 * k for k in range(3)])
+    stream.close(row_breaks=[charts_top + 20 * k for k in range(3)], landscape=False)
     _names(w, at, plan, info)
     w.define("_xlnm.Print_Area", sheet_ref(SHEET, f"$A$1:$B${charts_top + 60}"), sheet=SHEET)
     return at

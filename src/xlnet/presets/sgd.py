@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from xlnet.xlsx.parts import Formula, Style, line_chart, sheet_ref
@@ -21,6 +23,8 @@ START = {"line": (-1.0, 1.0), "quadratic": (-1.0, 1.0, 0.0)}  # the lesson's gue
 INPUT = Style(fill="FFFFF2CC", border=True)
 HEAD = Style(bold=True, align="center")
 NUM = Style(num_fmt="0.000000")
+GENERAL = Style()        # a diverging descent's figures: General shows 1.51111E+60 where 0.000000 shows ###
+FIXED_BELOW = 1e5        # figures this large or larger do not fit a column at 6 decimals
 
 
 # --- ops: a formula and a numpy value each --------------------------------------------------------------
@@ -285,7 +289,9 @@ def write(w, plan: Plan, data: dict, inputs: dict, seed: int | None) -> Layout:
     """The lesson's sheet into a Writer `w`, with its names and charts."""
     at = Layout(plan)
     style = w.style
-    head, inp, num = style(HEAD), style(INPUT), style(NUM)
+    steps = descend(plan, data, inputs)
+    fits = all(isinstance(v, str) or (math.isfinite(v) and abs(v) < FIXED_BELOW) for row in steps for v in row.values())
+    head, inp, num = style(HEAD), style(INPUT), style(NUM if fits else GENERAL)
     cells: dict[int, dict[int, tuple]] = {}
 
     def put(c, r, v, s=0):

@@ -49,6 +49,6 @@ def legacy_spec() -> Spec:
 
 PRESET = Preset(
     name="lesson", spec=spec, csv=CSV, out="workbooks/titanic.xlsx",
-    empty_hint="xlnet needs Kaggle's Titanic train.csv or the same columns.",
+    empty_hint="xlnet needs Kaggle's Titanic train.csv or the same columns.", describes="Kaggle's Titanic train.csv",
     columns_hint=" Kaggle's test.csv has no Survived column: use train.csv. "
                  "For your own data, name the target with --target.")

@@ -65,6 +65,7 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
         if loss not in (None, spec.loss) or hidden not in (None, spec.hidden) or derive or any(options.values()):
             raise XlnetError(f"{source.source}: name the target column with --target to use spec options "
                              f"(the {preset.name}'s preset takes none).")
+        _check_preset_csv(source, spec, preset)
         check_columns(source, spec, hint=preset.columns_hint)
         return spec
     if not target:
@@ -73,6 +74,16 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
                     source=str(source.source), **options)
     trackers = _derived_trackers(source, survey, derive, settings) if derive else []
     return infer(source.header, survey.trackers, survey.n_rows, derived=trackers, **settings)
+
+
+def _check_preset_csv(source, spec: Spec, preset: Preset) -> None:
+    """A CSV that lacks most of the preset's columns is another table: say how to model it."""
+    required = [c.name for c in spec.columns if c.required and c.kind != "ignored"]
+    absent = [name for name in required if name not in source.header]
+    if len(absent) > len(required) / 2:
+        raise XlnetError(f"{source.source}: it is not {preset.describes} (it has no {', '.join(absent[:3])}, ...); "
+                         f"to predict a column of this CSV, name it with --target COLUMN (its columns: "
+                         f"{', '.join(source.header)[:200]}).")
 
 
 def _from_file(d: dict, source, spec_file, target, missing, loss, hidden, derive) -> Spec:

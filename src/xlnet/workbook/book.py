@@ -118,9 +118,10 @@ class Workbook:
             sheet=sheet.name, method=method, settings=settings, before=before, after=after, iterations=iterations,
             seconds=seconds, names=names, W_before=old, W_after=sheet.recorded(W, decay)[1], kept=kept))
 
-    def set_curve(self, sheet: str, curve: tuple[np.ndarray, np.ndarray]) -> None:
-        """A sheet's loss per iteration of its last fit, for xlnet's curves sheet."""
-        self._curves[sheet] = curve
+    def set_curve(self, sheet: str, curve: tuple[np.ndarray, np.ndarray], handover: float | None = None) -> None:
+        """A sheet's loss per iteration of its last fit, for xlnet's curves sheet, and the iteration where L-BFGS
+        took over from Adam (None: no Adam epochs)."""
+        self._curves[sheet] = (*curve, handover)
 
     def set_predict_sheet(self, sheets: dict[str, SheetData], env: dict, ids: list[str], id_name: str) -> str:
         """xlnet's live predict sheet, made or replaced; returns its name."""

@@ -24,11 +24,20 @@ WIDTHS = (6, 20, 8, 20, 8, 8, 9, 10, 6, 18, 14, 14, 12, 12, 10, 8)
 FIRST_PARAM_COL = len(HISTORY_COLUMNS) + 1
 CURVE_POINTS = 400
 CHART_ROWS = 22      # a chart and its margin: one printed page each
+CHART_LEFT, CHART_RIGHT = 14, 24  # the columns the charts span (from 0), right of the figures
 MAX_SHEET_ROWS = 1_048_576
 HEAD = Style(bold=True, align="center")
-LOSS = Style(num_fmt="0.0000000000")
 SCORE = Style(num_fmt="0.0000")
-PARAM = Style(num_fmt="0.000000")
+FIGURE_DIGITS = 8    # significant digits of a loss; a parameter shows 6
+PARAM_WIDTH, MAX_PARAM_COLUMNS = 13, 256
+
+
+def figure(x, digits: int = FIGURE_DIGITS) -> Style:
+    """A number format that shows `x` to `digits` significant digits: 0.12894296 and 18281460, never ###."""
+    if not isinstance(x, float) or not math.isfinite(x) or x == 0 or not 1e-4 <= abs(x) < 1e12:
+        return Style(num_fmt="General") if isinstance(x, float) and x and math.isfinite(x) else Style()
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return Style(num_fmt="0." + "0" * decimals if decimals else "0")
 
 
 @dataclass
@@ -75,7 +84,9 @@ def record(patch: Patch, fits: list[FitRecord], where: str) -> str:
         for c, text in enumerate(HISTORY_COLUMNS, 1):
             sheet.put(1, c, text, HEAD)
         sheet.widths = dict(enumerate(WIDTHS, 1))
+        sheet.widths.update({c: PARAM_WIDTH for c in range(FIRST_PARAM_COL, FIRST_PARAM_COL + MAX_PARAM_COLUMNS)})
         patch.set_sheet(name, sheet.xml())
+        patch.print_setup(name, titles="$1:$1")
     else:
         for r, cells in patch.pkg.rows(name):
             last_row = r
@@ -98,10 +109,11 @@ def record(patch: Patch, fits: list[FitRecord], where: str) -> str:
                                     (fit.iterations, round(fit.seconds, 3)))):
             r += 1
             figures = [(None, Style())] * 4 if m is None else [
-                (m["train_loss"], LOSS), (m.get("valid_loss"), LOSS), (_score(m, "train"), SCORE),
+                (m["train_loss"], figure(m["train_loss"])), (m.get("valid_loss"), figure(m.get("valid_loss"))),
+                (_score(m, "train"), SCORE),
                 (_score(m, "valid"), SCORE)]
             more = [(None, Style())] * 2 if extra is None else [(extra[0], Style()), (extra[1], Style())]
-            params = [(p if isinstance(p, str) else float(p), HEAD if isinstance(p, str) else PARAM) for p in W]
+            params = [(p, HEAD) if isinstance(p, str) else (float(p), figure(float(p), 6)) for p in W]
             rows.append(_row(patch, r, head + [(label, Style(bold=label == "names"))] + figures + more + params))
     patch.append_rows(name, b"".join(rows))
     return name
@@ -131,10 +143,14 @@ def resample(curve: list[float], before: float) -> tuple[np.ndarray, np.ndarray]
     return idx.astype(float), full[idx]
 
 
-def write_curves(patch: Patch, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
-    """xlnet's curves sheet, rewritten: the new curves, and the kept curves of sheets not fitted this time."""
+HANDOVER = " L-BFGS from"  # the header of the two cells that mark where a fit's Adam epochs end
+
+
+def write_curves(patch: Patch, curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]]) -> str:
+    """xlnet's curves sheet, rewritten: the new curves (iterations, losses, and the iteration where L-BFGS takes
+    over from Adam, or None), and the kept curves of sheets not fitted this time."""
     name = patch.owned_sheet("curves")
-    kept: dict[str, tuple[list, list]] = {}
+    kept: dict[str, list] = {}
     if name is not None:
         header: dict[int, str] = {}
         for r, cells in patch.pkg.rows(name):
@@ -143,32 +159,55 @@ def write_curves(patch: Patch, curves: dict[str, tuple[np.ndarray, np.ndarray]])
                 continue
             for c, text in header.items():
                 if text.endswith(" iteration") and c in cells and c + 1 in cells:
-                    x, y = kept.setdefault(text[:-len(" iteration")], ([], []))
+                    x, y, _ = kept.setdefault(text[:-len(" iteration")], [[], [], None])
                     x.append(cells[c].value)
                     y.append(cells[c + 1].value)
+                if text.endswith(HANDOVER) and r == 2 and c in cells:
+                    kept.setdefault(text[:-len(HANDOVER)], [[], [], None])[2] = cells[c].value
     else:
         name = patch.add_sheet("curves", "curves")
-    data = {s: (np.array(x, float), np.array(y, float)) for s, (x, y) in kept.items() if s in SHEETS}
+    data = {s: (np.array(x, float), np.array(y, float), h) for s, (x, y, h) in kept.items() if s in SHEETS and x}
     data.update(curves)
-    sheet = parts.SheetXML(patch.strings, patch.styles, freeze_row=1, landscape=True)
+    sheet = parts.SheetXML(patch.strings, patch.styles, freeze_row=1)
     charts, anchors = [], []
     for k, s in enumerate(x for x in SHEETS if x in data):
-        x, y = data[s]
-        c = 1 + 2 * k
-        sheet.put(1, c, f"{s} iteration", HEAD)
-        sheet.put(1, c + 1, f"{s} loss", HEAD)
-        sheet.widths.update({c: 14, c + 1: 14})
-        for i, (xi, yi) in enumerate(zip(x, y), 2):
-            sheet.put(i, c, float(xi))
-            sheet.put(i, c + 1, float(yi), LOSS)
-        ref = lambda col, r0, r1: parts.sheet_ref(name, f"${parts.letters(col)}${r0}" +
-                                                   (f":${parts.letters(col)}${r1}" if r1 else ""))
-        charts.append(parts.line_chart(f"{s}: loss of the last fit", [
-            (ref(c + 1, 1, None), ref(c, 2, len(x) + 1), ref(c + 1, 2, len(x) + 1))],
-            "iteration (Adam, then L-BFGS)", "loss", parts.nice_range(float(np.min(y)), float(np.max(y)))))
-        anchors.append((8, 1 + CHART_ROWS * k, 17, CHART_ROWS * (k + 1) - 2))
+        charts.append(_curve(sheet, name, s, 1 + 4 * k, *data[s]))
+        anchors.append((CHART_LEFT, 1 + CHART_ROWS * k, CHART_RIGHT, CHART_ROWS * (k + 1) - 2))
     sheet.row_breaks = [CHART_ROWS * (k + 1) for k in range(len(charts) - 1)]
     if charts:
         sheet.drawing_rid = "rId1"
     patch.set_sheet(name, sheet.xml(), charts, anchors)
+    if charts:  # the charts print, a page each; the figures behind them stay on screen
+        patch.print_setup(name, area=f"${parts.letters(CHART_LEFT + 1)}$1:${parts.letters(CHART_RIGHT + 1)}$"
+                                     f"{CHART_ROWS * len(charts)}")
     return name
+
+
+def _curve(sheet: parts.SheetXML, name: str, s: str, c: int, x: np.ndarray, y: np.ndarray,
+           handover: float | None) -> bytes:
+    """One sheet's curve into columns c.. of the curves sheet (iteration, loss, and the hand-over marker's two
+    points), and its chart: whole-number iterations, the loss axis fitted to the curve (logarithmic, and titled
+    so, where it spans more than a factor of 10), a vertical line where L-BFGS takes over."""
+    sheet.put(1, c, f"{s} iteration", HEAD)
+    sheet.put(1, c + 1, f"{s} objective", HEAD)
+    sheet.widths.update({c: 12, c + 1: 14})
+    for i, (xi, yi) in enumerate(zip(x, y), 2):
+        sheet.put(i, c, float(xi), Style(num_fmt="0"))
+        sheet.put(i, c + 1, float(yi), figure(float(yi)))
+    lo, hi = parts.nice_range(float(np.min(y)), float(np.max(y)))
+
+    def ref(col: int, r0: int, r1: int | None = None) -> str:
+        return parts.sheet_ref(name, f"${parts.letters(col)}${r0}" + (f":${parts.letters(col)}${r1}" if r1 else ""))
+    series = [(ref(c + 1, 1), ref(c, 2, len(x) + 1), ref(c + 1, 2, len(x) + 1))]
+    if handover is not None and 0 < handover < x[-1]:
+        sheet.put(1, c + 2, s + HANDOVER, HEAD)
+        sheet.put(1, c + 3, "marker", HEAD)
+        sheet.widths.update({c + 2: 16, c + 3: 9})
+        for r, level in ((2, lo), (3, hi)):
+            sheet.put(r, c + 2, float(handover), Style(num_fmt="0"))
+            sheet.put(r, c + 3, float(level))
+        series.append((ref(c + 2, 1), ref(c + 2, 2, 3), ref(c + 3, 2, 3)))
+    log = lo > 0 and hi / lo >= 10
+    return parts.line_chart(f"{s}: objective of the last fit", series,
+                            "iteration (Adam, then L-BFGS)" if handover else "iteration (L-BFGS)",
+                            "objective (log scale)" if log else "objective", (lo, hi), x_range=(0.0, float(x[-1])))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from xlnet.model.net import SHEETS
-from xlnet.model.ops import array_runs
+from xlnet.model.ops import array_runs, literal
 from xlnet.workbook.layout import HEADER_ROW, TITLE_ROW, SheetLayout, absolute
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx import parts
@@ -22,6 +22,10 @@ HEAD = Style(bold=True, align="center")
 VALUE = Style(align="center")
 COMPUTED = Style(num_fmt="0.000")
 PREDICTION = Style(num_fmt="0.000", bold=True)
+DUMMY = Style(num_fmt="0", align="center")
+FILLED = Style(align="center", fill="FFEDEDED")  # grey: a missing value, filled as the workbook learned
+LABEL = Style(bold=True, align="center")
+LABEL_COLUMN = "label"  # a binary target's predicted level, beside each model's probability
 
 
 class PredictCells:
@@ -83,6 +87,7 @@ class PredictLayout:
     def __init__(self, sheets: dict[str, SheetData], id_name: str, n: int):
         self.sheets, self.n = sheets, n
         self.stats = stats = sheets["linear"].layout
+        self.levels = stats.spec.target_column.levels if stats.spec.task == "binary" else None
         raw = [c for c in stats.values if c != stats.spec.target and c not in stats.feature_names]
         self.values = [id_name] + raw + [c for c in stats.values if c in stats.feature_names]
         derived = [name for name, _ in stats.derived]
@@ -96,9 +101,19 @@ class PredictLayout:
             next_col += 1
 
     def model_columns(self, model: str) -> list[str]:
-        """A model's columns that new rows have: all but those that need the target."""
+        """A model's columns that new rows have: all but those that need the target; and for a binary target, the
+        predicted level."""
         m = self.sheets[model].model
-        return [name for name in m.column_names if name not in m.target_columns]
+        return [name for name in m.column_names if name not in m.target_columns] + (
+            [LABEL_COLUMN] if self.levels else [])
+
+    def header(self, key: str) -> str:
+        """A column's header: a model's columns read `nnet·ReLU1`, its output `nnet` alone."""
+        model, _, column = key.partition(" ")
+        if model not in SHEETS or not column:
+            return key
+        m = self.sheets[model].model
+        return f"{model}·{column}" if column != m.prediction else f"{model} prediction"
 
     def cells(self, model: str) -> PredictCells:
         """The Cells protocol of one model's columns."""
@@ -116,38 +131,47 @@ def write_predict_sheet(patch: Patch, sheets: dict[str, SheetData], env: dict, i
     sheet_xml = parts.SheetXML(patch.strings, patch.styles, freeze_row=HEADER_ROW)
     _titles(sheet_xml, at)
     data = {column: (ids if column == id_name else env[column]) for column in at.values}
+    filled = {column: env[("filled", column)] for column in at.values if ("filled", column) in env}
     for i in range(at.n):
-        _row(sheet_xml, at, FIRST + i, {column: data[column][i] for column in at.values})
+        _row(sheet_xml, at, FIRST + i, {column: data[column][i] for column in at.values},
+             {column for column, mask in filled.items() if mask[i]})
     for model in SHEETS:
         for names, text in array_runs(sheets[model].model.columns, at.cells(model).at_row(FIRST)):
             first, last = (letters(at.col[f"{model} {column}"]) for column in (names[0], names[-1]))
             sheet_xml.put(FIRST, at.col[f"{model} {names[0]}"],
                           Formula("=" + text, f"{first}{FIRST}:{last}{FIRST + at.n - 1}"), COMPUTED)
     patch.set_sheet(name, sheet_xml.xml())
+    patch.print_setup(name, titles=f"$1:${HEADER_ROW}")
     return name
 
 
 def _titles(sheet_xml: parts.SheetXML, at: PredictLayout) -> None:
     sheet_xml.put(TITLE_ROW, 1, "New rows and each model's prediction, as live formulas over the model sheets' "
                                 "parameters and the linear sheet's statistics", Style(bold=True))
-    for header, c in at.col.items():
+    sheet_xml.put(TITLE_ROW + 1, 1, "Grey: a missing value, filled with the value the workbook learned when it was "
+                                    "built", FILLED)
+    for key, c in at.col.items():
+        header = at.header(key)
         sheet_xml.put(HEADER_ROW, c, header, HEAD)
         sheet_xml.widths[c] = max(9, len(header) + 2)
     for model in SHEETS:
-        sheet_xml.put(TITLE_ROW + 1, at.prediction(model)[0], f"{model}'s prediction", Style(bold=True))
+        sheet_xml.put(TITLE_ROW + 1, at.col[f"{model} {at.model_columns(model)[0]}"], f"{model}'s columns",
+                      Style(bold=True))
 
 
-def _row(sheet_xml: parts.SheetXML, at: PredictLayout, r: int, values: dict) -> None:
-    """One new row: its values, its features over the linear sheet's statistics, and each model's columns (an
-    array formula's cells are left to its top-left one)."""
+def _row(sheet_xml: parts.SheetXML, at: PredictLayout, r: int, values: dict, filled: set[str]) -> None:
+    """One new row: its values (grey where filled), its features over the linear sheet's statistics, and each
+    model's columns (an array formula's cells are left to its top-left one)."""
     for column, v in values.items():
-        sheet_xml.put(r, at.col[column], v.item() if isinstance(v, np.generic) else v, VALUE)
+        sheet_xml.put(r, at.col[column], v.item() if isinstance(v, np.generic) else v,
+                      FILLED if column in filled else VALUE)
     cells = at.cells("linear").at_row(r)
     for name, op in at.stats.derived:
         sheet_xml.put(r, at.col[name], Formula("=" + op.formula(cells)), VALUE)
     for feature, op in at.stats.features:
         if op is not None:
-            sheet_xml.put(r, at.col[feature], Formula("=" + op.formula(cells)), COMPUTED)
+            sheet_xml.put(r, at.col[feature], Formula("=" + op.formula(cells)),
+                          DUMMY if type(op).__name__ == "Dummy" else COMPUTED)
     for model in SHEETS:
         cells = at.cells(model).at_row(r)
         m = at.sheets[model].model
@@ -157,6 +181,10 @@ def _row(sheet_xml: parts.SheetXML, at: PredictLayout, r: int, values: dict) -> 
             style = PREDICTION if column == m.prediction else COMPUTED
             formula = None if getattr(op, "array", False) else Formula("=" + op.formula(cells))
             sheet_xml.put(r, at.col[f"{model} {column}"], formula, style)
+        if at.levels:
+            negative, positive = map(literal, at.levels)
+            sheet_xml.put(r, at.col[f"{model} {LABEL_COLUMN}"],
+                          Formula(f"=IF({cells.cell(m.prediction)}>0.5,{positive},{negative})"), LABEL)
 
 
 def predict_columns(sheets: dict[str, SheetData]) -> dict[str, tuple[int, int]]:

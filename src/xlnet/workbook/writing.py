@@ -23,8 +23,14 @@ VALUE = Style(align="center")
 PARAM = Style(num_fmt="0.0000", fill="FFFFF2CC", border=True)  # looks like an input: a fill and a border
 COMPUTED = Style(num_fmt="0.000")
 METRIC = Style(num_fmt="0.000000", bold=True)
+# A number's size is not known where the target is a number (a loss of 18,281,459.98, a price of 3,801.13): there
+# General shows what fits the column, where a fixed number of decimals would show ###.
+OPEN_ENDED = {PARAM: Style(fill="FFFFF2CC", border=True), COMPUTED: Style(), METRIC: Style(bold=True)}
+STATISTIC = Style()          # the largest value of a raw column: its own size
+METRIC_WIDTH, PARAM_WIDTH = 13, 11
 DUMMY = Style(num_fmt="0", align="center")
 FORMATS = {"Fare": Style(num_fmt="0.00", align="center")}
+PRINT_TITLES = "_xlnm.Print_Titles"  # the rows every printed page repeats
 CHUNK_ROWS = 8192  # rows whose value cells are rendered at once
 SPEC_CHUNK = 30_000  # characters of the spec's JSON per cell (a cell holds 32,767)
 
@@ -110,7 +116,11 @@ class ModelSheet:
         self.w, self.model, self.n = w, model, n
         self.at = at = SheetLayout(spec, model, n, split=split)
         self.columns = columns = at.values + (("Set",) if at.split else ())
-        style = w.style
+        open_ended = spec.task == "continuous"
+
+        def style(s: Style) -> int:
+            return w.style(OPEN_ENDED.get(s, s) if open_ended else s)
+        self.style = style
         self.fixed = fixed = {}
 
         def put(c: int, r: int, value, s: Style) -> None:
@@ -124,10 +134,12 @@ class ModelSheet:
             put(c, HEADER_ROW, text, HEAD)
             widths[c] = max(widths.get(c, 9), len(text) + 2)
         for (c, r), formula in at.fixed_formulas().items():
-            put(c, r, Formula(formula), METRIC if r < HEADER_ROW and c >= at.col["Loss"] else COMPUTED)
+            metric = r < HEADER_ROW and c >= at.col["Loss"]
+            put(c, r, Formula(formula), METRIC if metric else STATISTIC)
+            widths[c] = max(widths.get(c, 9), METRIC_WIDTH if metric else 10)
         for (c, r), value in zip(at.param_cells(), np.ravel(theta)):
             put(c, r, float(value), PARAM)
-            widths[c] = max(widths.get(c, 9), 10)
+            widths[c] = max(widths.get(c, 9), PARAM_WIDTH)
         if at.decay_cell_at:
             put(*at.decay_cell_at, float(spec.weight_decay), PARAM)
 
@@ -166,7 +178,7 @@ class ModelSheet:
             for name, formula in at.row_formulas(r).items():
                 cells[at.col[name]] = (Formula(formula), self.formula_styles[name])
             for c in self.array_cells:
-                cells[c] = (self.arrays.get(c) if i == 0 else None, self.w.style(COMPUTED))
+                cells[c] = (self.arrays.get(c) if i == 0 else None, self.style(COMPUTED))
             cells.update(fixed.get(r, {}))
             stream.row(r, sorted((c, *v) for c, v in cells.items()))
 
@@ -180,6 +192,7 @@ class ModelSheet:
             self.w.define(key, value, sheet=self.model.name, hidden=True)
         for key, value in at.metric_names().items():
             self.w.define(key, value, sheet=self.model.name)
+        self.w.define(PRINT_TITLES, sheet_ref(self.model.name, f"$1:${HEADER_ROW}"), sheet=self.model.name)
 
 
 class DataSheet:
@@ -207,6 +220,7 @@ class DataSheet:
 
     def close(self) -> None:
         self.stream.close()
+        self.stream.writer.define(PRINT_TITLES, sheet_ref(DATA_SHEET, "$1:$1"), sheet=DATA_SHEET)
 
 
 def _data_cells(column: str, col: TextColumn, start: int, stop: int, is_number: bool, comma: bool,

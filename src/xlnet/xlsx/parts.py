@@ -196,14 +196,13 @@ class SheetXML:
     widths: dict[int, float] = field(default_factory=dict)
     freeze_row: int = 0
     drawing_rid: str | None = None
-    landscape: bool = False
     row_breaks: list[int] = field(default_factory=list)
 
     def put(self, row: int, col: int, value, style: Style = Style()) -> None:
         self.cells[(row, col)] = (value, style)
 
     def xml(self) -> bytes:
-        out = [XML_HEAD, f'<worksheet xmlns="{NS}" xmlns:r="{R_NS}">'.encode()]
+        out = [XML_HEAD, f'<worksheet xmlns="{NS}" xmlns:r="{R_NS}">'.encode(), FIT_TO_WIDTH]
         if self.freeze_row:
             out.append(f'<sheetViews><sheetView workbookViewId="0"><pane ySplit="{self.freeze_row}" '
                        f'topLeftCell="A{self.freeze_row + 1}" activePane="bottomLeft" state="frozen"/>'
@@ -221,17 +220,28 @@ class SheetXML:
             out.extend(cell_xml(c, r, value, self.styles(style), self.strings) for c, (value, style) in cells)
             out.append(b"</row>")
         out.append(b"</sheetData>")
-        out.append(b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
-        if self.landscape:
-            out.append(b'<pageSetup orientation="landscape"/>')
-        if self.row_breaks:
-            out.append(f'<rowBreaks count="{len(self.row_breaks)}" manualBreakCount="{len(self.row_breaks)}">'
-                       .encode() + b"".join(f'<brk id="{r}" max="16383" man="1"/>'.encode()
-                                            for r in self.row_breaks) + b"</rowBreaks>")
+        out.append(print_setup(self.row_breaks))
         if self.drawing_rid:
             out.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
         out.append(b"</worksheet>")
         return b"".join(out)
+
+
+FIT_TO_WIDTH = b'<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'  # opens a worksheet: see print_setup
+
+
+def print_setup(row_breaks=(), *, landscape: bool = True) -> bytes:
+    """How a sheet prints, as every sheet xlnet writes does: gridlines, landscape, one page wide (as many pages
+    down as it takes; the worksheet opens with FIT_TO_WIDTH), a page ending after each of `row_breaks`."""
+    out = [b'<printOptions gridLines="1"/>',
+           b'<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>',
+           f'<pageSetup orientation="{"landscape" if landscape else "portrait"}" fitToWidth="1" '
+           f'fitToHeight="0"/>'.encode()]
+    breaks = sorted(row_breaks)
+    if breaks:
+        out.append(f'<rowBreaks count="{len(breaks)}" manualBreakCount="{len(breaks)}">'.encode()
+                   + b"".join(f'<brk id="{r}" max="16383" man="1"/>'.encode() for r in breaks) + b"</rowBreaks>")
+    return b"".join(out)
 
 
 def cell_xml(c: int, r: int | str, value, style: int, strings: SharedStrings) -> bytes:
@@ -352,14 +362,19 @@ def _rich(text: str, size: int = 1200) -> str:
 
 
 def _axis(ax: int, cross: int, pos: str, title: str, lo: float | None = None, hi: float | None = None,
-          log: bool = False) -> str:
+          log: bool = False, whole: bool = False) -> str:
+    """A value axis; `whole`: whole-number ticks (iterations), at least 1 apart. It crosses the other axis at that
+    axis's least value, so tick labels never print through the points."""
     scale = ('<c:logBase val="10"/>' if log else "") + '<c:orientation val="minMax"/>' + "".join(
         f"<c:{k} val={quoteattr(number(v))}/>" for k, v in (("max", hi), ("min", lo)) if v is not None)
+    unit = ""
+    if whole and lo is not None and hi is not None:
+        unit = f'<c:majorUnit val="{max(1, int(nice_range(0, (hi - lo) / 5)[1]) or 1)}"/>'
     return (f'<c:valAx><c:axId val="{ax}"/><c:scaling>{scale}</c:scaling>'
             f'<c:delete val="0"/><c:axPos val="{pos}"/><c:majorGridlines/><c:title>{_rich(title, 1000)}'
-            '<c:overlay val="0"/></c:title><c:numFmt formatCode="General" sourceLinked="0"/>'
-            '<c:majorTickMark val="out"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>'
-            f'<c:crossAx val="{cross}"/><c:crosses val="autoZero"/><c:crossBetween val="midCat"/></c:valAx>')
+            f'<c:overlay val="0"/></c:title><c:numFmt formatCode="{"0" if whole else "General"}" sourceLinked="0"/>'
+            '<c:majorTickMark val="out"/><c:minorTickMark val="none"/><c:tickLblPos val="low"/>'
+            f'<c:crossAx val="{cross}"/><c:crosses val="min"/><c:crossBetween val="midCat"/>{unit}</c:valAx>')
 
 
 def _series_look(i: int, points: bool) -> str:
@@ -372,7 +387,7 @@ def _series_look(i: int, points: bool) -> str:
 
 
 def line_chart(title: str, series: list[tuple], x_title: str, y_title: str,
-               y_range: tuple[float, float] | None = None) -> bytes:
+               y_range: tuple[float, float] | None = None, x_range: tuple[float, float] | None = None) -> bytes:
     """A scatter chart: (name ref, x ref, y ref[, points]) per series, a line unless `points`."""
     sers = "".join(
         f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/><c:tx><c:strRef><c:f>{escape(s[0])}</c:f></c:strRef></c:tx>'
@@ -386,7 +401,7 @@ def line_chart(title: str, series: list[tuple], x_title: str, y_title: str,
             f'<c:chart><c:title>{_rich(title)}<c:overlay val="0"/></c:title><c:autoTitleDeleted val="0"/>'
             '<c:plotArea><c:layout/><c:scatterChart><c:scatterStyle val="lineMarker"/><c:varyColors val="0"/>'
             f'{sers}<c:axId val="500000001"/><c:axId val="500000002"/></c:scatterChart>'
-            + _axis(500000001, 500000002, "b", x_title)
+            + _axis(500000001, 500000002, "b", x_title, *(x_range or (None, None)), whole=x_range is not None)
             + _axis(500000002, 500000001, "l", y_title, lo, hi, log=bool(lo and hi and lo > 0 and hi / lo >= 10))
             + '</c:plotArea><c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
             '<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart></c:chartSpace>').encode()

@@ -248,7 +248,15 @@ class Patch:
             if el.get("PartName", "").lstrip("/") == part:
                 self.content_types.remove(el)
 
-    def _define(self, name: str, text: str) -> None:
+    def print_setup(self, sheet: str, *, titles: str | None = None, area: str | None = None) -> None:
+        """The rows every printed page of an xlnet sheet repeats (`titles`, like "$1:$3") and the part it prints
+        (`area`, like "$N$1:$Y$44"): the names the apps keep for a sheet, local to it."""
+        position = [e.get("name") for e in self._sheet_elements()].index(sheet)
+        for name, rng in (("_xlnm.Print_Titles", titles), ("_xlnm.Print_Area", area)):
+            if rng:
+                self._define(name, parts.sheet_ref(sheet, rng), local=position, hidden=False)
+
+    def _define(self, name: str, text: str, *, local: int | None = None, hidden: bool = True) -> None:
         names = self.workbook.find(f"{{{self.ns}}}definedNames")
         if names is None:
             names = etree.Element(f"{{{self.ns}}}definedNames")
@@ -256,10 +264,15 @@ class Patch:
             if anchor is None:
                 anchor = self.workbook.find(f"{{{self.ns}}}sheets")
             anchor.addnext(names)
-        for el in names:
-            if el.get("name") == name and el.get("localSheetId") is None:
+        scope = None if local is None else str(local)
+        for el in list(names):
+            if el.get("name") == name and el.get("localSheetId") == scope:
                 names.remove(el)
-        el = etree.SubElement(names, f"{{{self.ns}}}definedName", name=name, hidden="1")
+        el = etree.SubElement(names, f"{{{self.ns}}}definedName", name=name)
+        if scope is not None:
+            el.set("localSheetId", scope)
+        if hidden:
+            el.set("hidden", "1")
         el.text = text
 
     def recalculate_on_open(self) -> None:

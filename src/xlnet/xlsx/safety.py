@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import signal
+import socket
 import stat
 import zipfile
 from pathlib import Path
@@ -106,8 +107,29 @@ def check_not_open(path: Path, elsewhere: bool = True) -> None:
     for lock in (path.with_name("~$" + path.name), path.with_name(f".~lock.{path.name}#")):
         if lock.exists():
             app = "Excel" if lock.name.startswith("~$") else "LibreOffice"
+            if app == "LibreOffice" and _stale_lock(lock):
+                raise XlnetError(f"{path}: {lock.name} is beside it, a LibreOffice lock from this machine, where no "
+                                 f"LibreOffice runs: a crash left it. Delete {lock.name} and try again.")
             raise XlnetError(f"{path} looks open in {app} ({lock.name} is beside it); close it and try again"
                              + (", or write to another file with --out." if elsewhere else "."))
+
+
+def _stale_lock(lock: Path) -> bool:
+    """A LibreOffice lock (`,user,host,date,home;`) written on this machine while no LibreOffice process runs."""
+    try:
+        fields = lock.read_text(encoding="utf-8", errors="replace").split(",")
+        running = any(_command(p).startswith(("soffice", "oosplash")) for p in Path("/proc").iterdir()
+                      if p.name.isdigit())
+    except OSError:
+        return False
+    return len(fields) > 2 and fields[2] == socket.gethostname() and not running
+
+
+def _command(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def target_of(path: Path, elsewhere: bool = True) -> Path:

@@ -16,7 +16,8 @@ from typing import Iterable
 from openpyxl.writer.theme import theme_xml
 
 from . import parts
-from .parts import NS, R_NS, XML_HEAD, Formula, SharedStrings, Style, Styles, cell_xml, escape, quoteattr
+from .parts import (FIT_TO_WIDTH, NS, R_NS, XML_HEAD, Formula, SharedStrings, Style, Styles, cell_xml, escape,
+                    print_setup, quoteattr)
 from .read import letters
 from .safety import exclusive, os_error, replacing
 from .zipout import ZipOut
@@ -79,7 +80,7 @@ class SheetStream:
         self.buffer: list[bytes] = []
         self.size = 0
         self.drawing_rid: str | None = None
-        head = [XML_HEAD, f'<worksheet xmlns="{NS}" xmlns:r="{R_NS}">'.encode()]
+        head = [XML_HEAD, f'<worksheet xmlns="{NS}" xmlns:r="{R_NS}">'.encode(), FIT_TO_WIDTH]
         if freeze:
             col, row = freeze
             pane = (f'<pane {"xSplit=%s " % col if col else ""}ySplit="{row}" topLeftCell="{letters(col + 1)}'
@@ -117,18 +118,10 @@ class SheetStream:
         """A row already rendered (a template filled in): the fast path for large sheets."""
         self._emit(xml)
 
-    def close(self, *, landscape: bool = False, data: int = 0, row_breaks: Iterable[int] = ()) -> None:
+    def close(self, *, data: int = 0, row_breaks: Iterable[int] = (), landscape: bool = True) -> None:
         """`data`: a digest of the data in the rows after the seam, known once they are written. `row_breaks`:
-        the rows after which a printed page ends."""
-        tail = [b"</sheetData>",
-                b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>']
-        if landscape:
-            tail.append(b'<pageSetup orientation="landscape"/>')
-        breaks = sorted(row_breaks)
-        if breaks:
-            tail.append(f'<rowBreaks count="{len(breaks)}" manualBreakCount="{len(breaks)}">'.encode()
-                        + b"".join(f'<brk id="{r}" max="16383" man="1"/>'.encode() for r in breaks)
-                        + b"</rowBreaks>")
+        the rows after which a printed page ends; `landscape` False: pages upright (a tall sheet of charts)."""
+        tail = [b"</sheetData>", print_setup(row_breaks, landscape=landscape)]
         if self.drawing_rid:
             tail.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
         tail.append(b"</worksheet>")
