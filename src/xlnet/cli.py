@@ -339,6 +339,9 @@ def predict(workbook, csv, out, proba, which, id_column, force, sheet):
     p = predict_csv(workbook, csv, model=which, id_column=id_column, sheet=sheet)
     path = write_predictions(p, target, proba=proba, force=force)
     click.echo(f"Predicted {len(p.ids)} rows of {p.source} with {p.model} ({p.why}).")
+    if p.no_id:
+        click.echo(f"  {p.source} has no {p.no_id} column, so the rows are numbered from 1 (--id names another "
+                   "column)")
     for column, (n, value) in p.filled.items():
         click.echo(f"  filled {n} missing {column} with {value!r} (learned when the workbook was built)")
     for column, n in p.unseen.items():

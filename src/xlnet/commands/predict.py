@@ -41,18 +41,25 @@ class Predictions:
     filled: dict[str, tuple[int, object]] = field(default_factory=dict)  # column -> (rows filled, value)
     unseen: dict[str, int] = field(default_factory=dict)                 # column -> rows with an unseen level
     sheet: str | None = None        # the workbook's predict sheet, when one was written
+    no_id: str | None = None        # the id column the workbook knows, where the CSV lacks it (rows numbered)
 
     def csv_text(self, proba: bool = False) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         if proba and self.classes:
             writer.writerow([self.id_name, *map(str, self.classes)])
-            writer.writerows([i, *map(repr, row)] for i, row in zip(self.ids, self.values.tolist()))
+            writer.writerows([i, *map(_figure, row)] for i, row in zip(self.ids, self.values.tolist()))
             return out.getvalue()
         writer.writerow([self.id_name, self.target])
-        shown = self.labels if self.labels is not None and not proba else [repr(float(v)) for v in self.values]
+        shown = self.labels if self.labels is not None and not proba else [_figure(v) for v in self.values.tolist()]
         writer.writerows(zip(self.ids, shown))
         return out.getvalue()
+
+
+def _figure(x: float) -> str:
+    """A predicted number as the CSV holds it: 15 significant digits, as a spreadsheet shows a number (3801.1349287028,
+    not 3801.1349287028033)."""
+    return f"{x:.15g}"
 
 
 def choose_model(sheets: dict[str, SheetData], model: str | None) -> tuple[str, str]:
@@ -115,8 +122,9 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
         labels = [positive if v > 0.5 else negative for v in values]
     filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
+    no_id = spec.id_column.name if spec.id_column and not id_name else None
     return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target,
-                       spec.classes, filled, unseen), _joined(envs) if keep_env else None
+                       spec.classes, filled, unseen, no_id=no_id), _joined(envs) if keep_env else None
 
 
 def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: Counter) -> dict:

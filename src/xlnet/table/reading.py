@@ -12,7 +12,11 @@ import math
 import os
 import pickle
 import re
+import shutil
+import stat
+import sys
 import tempfile
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +229,36 @@ def _lines(batch: list[list[str]], start: int, end: int) -> np.ndarray:
                              dtype=np.int32)
 
 
+def _spooled(owner, path: Path) -> Path:
+    """A CSV that can be read more than once: the file itself, or for a pipe (`<(cat x.csv)`, or `-` for standard
+    input) a temporary copy that lives as long as `owner`."""
+    if str(path) == "-":
+        stream = sys.stdin.buffer
+    else:
+        try:
+            if not stat.S_ISFIFO(os.stat(path).st_mode):
+                return path
+            stream = open(path, "rb")
+        except OSError:
+            return path  # the reader says what is wrong
+    with tempfile.NamedTemporaryFile(prefix="xlnet-csv-", suffix=".csv", delete=False) as copy:
+        try:
+            shutil.copyfileobj(stream, copy)
+        except OSError as e:
+            os.unlink(copy.name)
+            raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    weakref.finalize(owner, _remove, copy.name)
+    return Path(copy.name)
+
+
+def _remove(name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
 class CsvSource:
     """A CSV read as a stream of chunks of rows, as often as a command needs: memory holds one chunk.
 
@@ -233,6 +267,7 @@ class CsvSource:
 
     def __init__(self, path: str | Path, *, max_rows: int | None = None, empty_hint: str = "", noun: str = "row"):
         self.source = Path(path)
+        self.path = _spooled(self, self.source)  # what is read: the file, or a pipe's copy
         self.max_rows, self.empty_hint, self.noun = max_rows, empty_hint, noun
         self.n_rows: int | None = None  # known after a whole pass
         self.encoding: str | None = None
@@ -243,11 +278,11 @@ class CsvSource:
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[tuple[TextIO, tuple[int, int]]]:
-        path = self.source
+        path = self.path
         try:
             if self.encoding is None:
                 with open(path, "rb") as fp:
-                    self.encoding = _encoding(path, fp)
+                    self.encoding = _encoding(self.source, fp)
             with open(path, encoding=self.encoding, newline="") as f:
                 stat = os.fstat(f.fileno())
                 yield f, (stat.st_size, stat.st_mtime_ns)
@@ -255,7 +290,7 @@ class CsvSource:
                 if (stat.st_size, stat.st_mtime_ns) != self.stamp:
                     self._changed()
         except OSError as e:
-            raise XlnetError(f"{path}: cannot read it ({e.strerror}).") from None
+            raise XlnetError(f"{self.source}: cannot read it ({e.strerror}).") from None
         except UnicodeDecodeError:  # it decoded whole a moment ago
             self._changed()
 

@@ -24,9 +24,9 @@ from xlnet.errors import XlnetError
 from xlnet.model.spec import Spec
 from xlnet.presets import titanic
 from xlnet.workbook import history
-from xlnet.workbook.layout import SPEC_SHEET
+from xlnet.workbook.layout import HEADER_ROW, SPEC_SHEET, SheetLayout
 from xlnet.workbook.predict_sheet import write_predict_sheet
-from xlnet.workbook.reading import read_each, read_sheets
+from xlnet.workbook.reading import model_of, read_each, read_sheets
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.patch import Patch
 from xlnet.xlsx.read import Package
@@ -164,17 +164,37 @@ def check_regular(path: Path) -> None:
 
 
 def read_spec(pkg: Package) -> Spec:
-    """The spec the workbook was built with; a workbook of xlnet 0.1 (no spec sheet) is the lesson's."""
+    """The spec the workbook was built with; a workbook with no spec sheet is the lesson's of xlnet 0.1 (which had
+    none) only where its linear sheet has that very layout, else refused: its data cannot be read without it."""
     marker = pkg.name("_xlnet_spec")
     sheet = marker.text.split("!")[0].strip("'") if marker else SPEC_SHEET
     if pkg.sheet(sheet) is None:
-        return titanic.legacy_spec()
+        legacy = titanic.legacy_spec()
+        found = _headers(pkg, "linear")
+        expected = SheetLayout(legacy, model_of(legacy, "linear"), 1).headers()
+        if not expected.items() <= found.items() or found.get(SheetLayout.set_column(legacy)) == "Set":
+            raise XlnetError(f"{pkg.path}: the hidden sheet {sheet!r}, xlnet's record of the columns and how they "
+                             "were made, is missing, so the model sheets cannot be read; put it back from a copy "
+                             "of the workbook, or rebuild it with `xlnet build`.")
+        return legacy
     text = "".join(str(cells[1].value) for r, cells in pkg.rows(sheet) if r > 1 and 1 in cells)
     try:
         return Spec.from_dict(json.loads(text))
     except (ValueError, TypeError, KeyError) as e:
         raise XlnetError(f"{pkg.path}: the hidden sheet {sheet!r} holds no readable spec ({e}); "
                          "rebuild the workbook with `xlnet build`.") from None
+
+
+def _headers(pkg: Package, sheet: str) -> dict[int, str]:
+    """The header row of a sheet (row HEADER_ROW): column -> text; empty where the sheet is missing."""
+    if pkg.sheet(sheet) is None:
+        return {}
+    for r, cells in pkg.rows(sheet):
+        if r == HEADER_ROW:
+            return {c: cell.value for c, cell in cells.items() if cell.value is not None}
+        if r > HEADER_ROW:
+            break
+    return {}
 
 
 def check_out(path: Path, out: Path, macro_enabled: bool, elsewhere: bool = True) -> None:

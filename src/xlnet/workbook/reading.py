@@ -153,9 +153,9 @@ class _Scan:
         env = {column: _as_array(column, values[column]) for column in self.columns}
         if at.split and not (env["Set"] == "train").any():
             raise XlnetError(f"{self.where} has no row marked train in its Set column; mark some.")
+        check_names(self.pkg, self.name, at, self.where)  # first: a moved block's cause, before its empty cells
         W = np.array([self._number(cell, "parameter cell") for cell in at.param_cells()])
         decay = self._number(at.decay_cell_at, "weight decay cell") if at.decay_cell_at else 0.0
-        check_names(self.pkg, self.name, at, self.where)
         self._compare_fixed(at)
         derive(self.spec, env, lambda i: f"{self.where}, row {FIRST_ROW + i}")
         check_data(self.spec, env, at, self.where)

@@ -16,10 +16,12 @@ import signal
 import socket
 import stat
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import XlnetError
+from .formats import other_format
 
 MAX_RATIO = 200        # how much one part may expand; honest sheets stay under 30
 SMALL_PART = 1 << 20   # parts under this may expand more (tiny XML compresses well)
@@ -30,10 +32,18 @@ TEMP = re.compile(r"^\.(?P<name>.+)\.xlnet-(?P<pid>\d+)\.tmp$")
 
 def check_package(path: Path) -> None:
     """Refuse a file that is not a zip, a zip bomb, or XML that declares entities (an entity bomb: some
-    parsers resolve them), before anything is unpacked or parsed."""
+    parsers resolve them), before anything is unpacked or parsed. A spreadsheet of another format is named, with
+    the menu path that saves it as .xlsx."""
     try:
+        other = other_format(path)
+        if other:
+            raise XlnetError(f"{path}: {other}.")
         with zipfile.ZipFile(path) as z:
             parts = z.infolist()
+            twice = [name for name, n in Counter(p.filename for p in parts).items() if n > 1]
+            if twice:
+                raise XlnetError(f"{path}: refused: it holds two parts named {twice[0]}, and apps differ on which "
+                                 "they read; the file was crafted or corrupted.")
             total = sum(p.file_size for p in parts)
             packed = sum(p.compress_size for p in parts)
             swollen = [p.filename for p in parts
