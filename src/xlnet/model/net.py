@@ -9,11 +9,12 @@ sheet's are one definition.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from xlnet.model.ops import (Accuracy, Argmax, Average, AverageIf, ClassAccuracy, ClassIs, Col, Dense, Exp, LogLoss,
+from xlnet.model.ops import (BACKWARDS, DIFFERENTIABLE, Accuracy, Argmax, Average, AverageIf, ClassAccuracy, ClassIs, Col, Dense, Exp, LogLoss,
                             MMult, Objective, Op, ReLU, RowMax, RowSum, RSquared, Sigmoid, SoftmaxLoss, Square,
                             Summary, SumProduct)
 from xlnet.model.spec import Spec
@@ -61,6 +62,11 @@ class Model:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
+
+    @functools.cached_property
+    def _computed(self) -> frozenset[str]:
+        """The columns the model computes: a gradient flows into them, never into the data."""
+        return frozenset(self.column_names)
 
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """The blocks, each (..., *shape), from parameter vectors (..., n_params) (scikit-learn's _unpack)."""
@@ -128,12 +134,14 @@ class Model:
         """The objective over the rows (the mean loss, plus the weight decay's penalty) and its gradient, for
         parameters (..., n_params): one value per leading index."""
         blocks = self.unpack(theta)
-        env = {"X": X, self.target: y, "weight_decay": weight_decay, **blocks}
+        env = {"X": X, self.target: y, "weight_decay": weight_decay, **blocks,
+               DIFFERENTIABLE: self._computed, BACKWARDS: {}}
         backwards = []
         for name, op in self.columns:
             if name in self.shown:
                 continue
             env[name], backward = op.forward(env)
+            env[BACKWARDS][name] = backward
             backwards.append((name, backward))
         env["train_loss"], mean_backward = Average("Loss").forward(env)
         grads: dict = {}
@@ -147,6 +155,7 @@ class Model:
         for name, backward in reversed(backwards):
             if name in grads:
                 backward(grads.pop(name), grads)
+        env.clear()  # the backwards refer to it: without this, each call's arrays would wait for the cycle collector
         return loss, self.pack({b: grads.get(b, np.zeros_like(blocks[b])) for b in blocks})
 
 

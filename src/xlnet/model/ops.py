@@ -14,6 +14,9 @@ from typing import Callable, Protocol
 import numpy as np
 
 Backward = Callable[[np.ndarray, dict], None]
+DIFFERENTIABLE = "differentiable"  # the env's set of columns a gradient flows into (absent: every column)
+BACKWARDS = "backwards"            # the env's backward of each computed column, by name (Model.loss_and_grad)
+GRADS_SEEN = "grads seen"          # the columns a gradient has reached
 
 
 class Cells(Protocol):
@@ -50,8 +53,35 @@ def array_runs(columns: tuple[tuple[str, "Op"], ...], at: Cells) -> list[tuple[t
     return out
 
 
+IN_PLACE = object()  # a column's gradient already written into its layer's gathered array (UnitGrad.slot)
+
+
 def _add_grad(grads: dict, name: str, g: np.ndarray) -> None:
     grads[name] = grads[name] + g if name in grads else g
+
+
+class ColGrad:
+    """The backward of a reference to a column that a layer's unit computes (`backwards`: its backward, by the
+    column's name): where that unit gathers its gradient in place (UnitGrad.slot), an op reading the column (a
+    ReLU) may write its gradient there, the first to do so, and later ones add to it."""
+
+    def __init__(self, env: dict, name: str):
+        self.env, self.name = env, name
+
+    @property
+    def slot(self):
+        target = self.env.get(BACKWARDS, {}).get(self.name)
+        return getattr(target, "slot", None) if self.name not in self.env.get(GRADS_SEEN, ()) else None
+
+    def __call__(self, g: np.ndarray | None, grads: dict) -> None:
+        self.env.setdefault(GRADS_SEEN, set()).add(self.name)
+        if g is None:
+            grads[self.name] = IN_PLACE
+        elif grads.get(self.name) is IN_PLACE:
+            slot = self.env[BACKWARDS][self.name].slot()
+            slot += g
+        else:
+            _add_grad(grads, self.name, g)
 
 
 def _nothing(g, grads) -> None:
@@ -93,6 +123,11 @@ class Col(Op):
         return at.cell(self.name)
 
     def forward(self, env):
+        wanted = env.get(DIFFERENTIABLE)
+        if wanted is not None and self.name not in wanted:  # data (the target): no gradient to compute
+            return env[self.name], _nothing
+        if wanted is not None:
+            return env[self.name], ColGrad(env, self.name)
         return env[self.name], lambda g, grads: _add_grad(grads, self.name, g)
 
 
@@ -156,7 +191,8 @@ class Sub(Op):
 
         def backward(g, grads):
             da(g, grads)
-            db(-g, grads)
+            if db is not _nothing:
+                db(-g, grads)
         return a - b, backward
 
 
@@ -182,7 +218,7 @@ class Square(Op):
 
     def forward(self, env):
         a, da = self.a.forward(env)
-        return a * a, lambda g, grads: da(2 * a * g, grads)
+        return a * a, lambda g, grads: da(a * (2 * np.asarray(g)), grads)  # 2g is small where g is broadcast
 
 
 class ReLU(Op):
@@ -195,7 +231,15 @@ class ReLU(Op):
 
     def forward(self, env):
         a, da = self.a.forward(env)
-        return np.maximum(a, 0.0), lambda g, grads: da(g * (a > 0), grads)
+
+        def backward(g, grads):
+            slot = getattr(da, "slot", None)  # a unit of a layer: its share of the layer's gradient, in place
+            if slot is None:
+                da(g * (a > 0), grads)
+            else:
+                np.multiply(g, a > 0, out=slot())
+                da(None, grads)
+        return np.maximum(a, 0.0), backward
 
 
 class Log10(Op):
@@ -251,15 +295,37 @@ class SumProduct(Op):
         if key not in env:
             env[key] = _rows_product(self.units_first(W), X.T)  # (..., units, rows)
         Z = env[key]
-        units = Z.shape[-2]
 
-        def backward(g, grads):
-            pending = env.setdefault(key + ("grad",), {})
-            pending[self.k] = g
-            if len(pending) == units:
-                G = np.stack([np.broadcast_to(pending[k], Z.shape[:-2] + Z.shape[-1:]) for k in range(units)], -2)
-                _add_grad(grads, self.block, self.units_first(_rows_product(G, X)))
-        return Z[..., self.k, :], backward
+        def finish(G, grads):
+            _add_grad(grads, self.block, self.units_first(_rows_product(G, X)))
+        return Z[..., self.k, :], UnitGrad(env, key, Z.shape, self.k, finish)
+
+
+class UnitGrad:
+    """Unit k's backward, in a layer whose units' gradients are gathered into one array (..., units, rows) and
+    taken on together, once the last has come. `slot()` is unit k's row of that array: an op before it (a ReLU)
+    writes its gradient there, rather than handing over an array to be copied in."""
+
+    def __init__(self, env: dict, key: tuple, shape: tuple[int, ...], k: int, finish: Callable[[np.ndarray, dict], None]):
+        self.env, self.key, self.shape, self.k, self.finish = env, key, shape, k, finish
+
+    def _gathered(self) -> np.ndarray:
+        G = self.env.get(self.key + ("G",))
+        if G is None:
+            G = self.env[self.key + ("G",)] = np.empty(self.shape)
+        return G
+
+    def slot(self) -> np.ndarray:
+        return self._gathered()[..., self.k, :]
+
+    def __call__(self, g: np.ndarray | None, grads: dict) -> None:
+        """Unit k's gradient `g` (IN_PLACE or None: already in its slot)."""
+        if g is not None and g is not IN_PLACE:
+            self._gathered()[..., self.k, :] = g
+        done = self.env.setdefault(self.key + ("done",), set())
+        done.add(self.k)
+        if len(done) == self.shape[-2]:
+            self.finish(self._gathered(), grads)
 
 
 def _rows_product(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -316,17 +382,12 @@ class Dense(Op):
             env[key] = U[..., :, n:] + sum(np.expand_dims(h, -2) * U[..., :, j:j + 1] for j, h in enumerate(H))
         Z = env[key]  # (..., units, rows)
 
-        def backward(g, grads):
-            pending = env.setdefault(key + ("grad",), {})
-            pending[self.k] = g
-            if len(pending) < Z.shape[-2]:
-                return
-            G = np.stack([np.broadcast_to(pending[k], Z.shape[:-2] + Z.shape[-1:]) for k in range(Z.shape[-2])], -2)
+        def finish(G, grads):
             dU = np.stack([(G * np.expand_dims(h, -2)).sum(axis=-1) for h in H] + [G.sum(axis=-1)], -1)
             _add_grad(grads, self.block, self.units_first(dU))
             for j, name in enumerate(self.inputs):
                 _add_grad(grads, name, (G * U[..., :, j:j + 1]).sum(axis=-2))
-        return Z[..., self.k, :], backward
+        return Z[..., self.k, :], UnitGrad(env, key, Z.shape, self.k, finish)
 
 
 class Sigmoid(Op):

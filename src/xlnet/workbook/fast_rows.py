@@ -8,11 +8,11 @@ import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
-from xml.sax.saxutils import escape
 
 import numpy as np
 
 from xlnet.workbook.layout import SheetLayout
+from xlnet.xlsx.parts import escape
 from xlnet.xlsx.read import NotPlain, Package, letters, split_rows
 
 ROW_TOKEN = "\x00"  # stands for the row number in a row's formula template

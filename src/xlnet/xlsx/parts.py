@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
@@ -25,6 +24,21 @@ CT = {
 }
 REL = {k: f"{R_NS}/{v}" for k, v in (("sheet", "worksheet"), ("drawing", "drawing"), ("chart", "chart"),
                                      ("strings", "sharedStrings"), ("styles", "styles"))}
+
+
+XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+XML_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
+                          "\t": "&#9;"})
+
+
+def escape(text: str) -> str:
+    """Text as XML character data (xml.sax.saxutils' escape, without importing urllib and http with it)."""
+    return text.translate(XML_TEXT)
+
+
+def quoteattr(text: str) -> str:
+    """Text as a double-quoted XML attribute value."""
+    return '"' + text.translate(XML_ATTR) + '"'
 
 
 def number(x: float) -> str:

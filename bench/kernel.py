@@ -1,0 +1,73 @@
+"""The objective kernel beside the floor: `Model.loss_and_grad` (the very ops whose formulas the sheet holds)
+against a plain numpy forward and backward of the same net, at the shapes a fit runs.
+
+    python bench/kernel.py [--repeat 20]
+
+The lesson's nnet (10 features, 2 ReLUs added up, squared error) over its 712 rows tiled to each row count, with
+a batch of restarts: milliseconds per call (the best of `--repeat`), and xlnet / plain numpy. Both give the same
+loss and gradient (checked).
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from xlnet.commands.build import build
+from xlnet.workbook.book import Workbook
+
+SHAPES = [(65_536, 96), (799_000, 1), (799_000, 5), (65_536, 8), (712, 96)]
+
+
+def plain(X: np.ndarray, y: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lesson's net in plain numpy: W (restarts, units, features); the loss and its gradient per restart."""
+    n = len(y)
+    Z = np.matmul(W.reshape(-1, W.shape[-1]), X.T).reshape(W.shape[0], W.shape[1], n)
+    H = np.maximum(Z, 0.0)
+    err = H.sum(axis=1) - y
+    loss = (err * err).mean(axis=1)
+    G = (2.0 / n) * err[:, None, :] * (Z > 0)
+    grad = np.matmul(G.reshape(-1, n), X).reshape(W.shape)
+    return loss, grad
+
+
+def best_of(f, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return min(times) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        with Workbook.open(build(out=Path(tmp) / "t.xlsx").out) as book:
+            sheet, = book.sheets(["nnet"])
+    model, X0, y0 = sheet.model, sheet.X, sheet.y
+    print(f"{'rows':>9}{'restarts':>10}{'xlnet ms':>11}{'numpy ms':>11}{'ratio':>8}")
+    for rows, restarts in SHAPES:
+        take = np.arange(rows) % len(y0)
+        X, y = np.ascontiguousarray(X0[take]), y0[take]
+        theta = np.random.default_rng(0).uniform(-0.5, 0.5, (restarts, model.n_params))
+        W = theta.reshape(restarts, 2, -1)
+        ours, grad = model.loss_and_grad(X, y, theta)
+        theirs, grad2 = plain(X, y, W)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+        np.testing.assert_allclose(grad, grad2.reshape(restarts, -1), rtol=1e-8, atol=1e-12)
+        repeat = max(3, args.repeat // (1 + rows * restarts // 5_000_000))
+        t_x = best_of(lambda: model.loss_and_grad(X, y, theta), repeat)
+        t_p = best_of(lambda: plain(X, y, W), repeat)
+        print(f"{rows:>9,}{restarts:>10}{t_x:>11.2f}{t_p:>11.2f}{t_x / t_p:>8.2f}")
+    print(f"peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
