@@ -175,6 +175,7 @@ def run(tmp_path, *derive, extra=()):
     (["T=name"], "did you mean 'Name'"),
     (["Name=Num+1"], "the column 'Name' is defined twice"),
     (["T=Num+1", "T=Num+2"], "the column 'T' is defined twice"),
+    (["Ones=1"], "the derived column 'Ones' has the name of a column the sheet already has"),
     (["A=B+1", "B=Num+1"], "'B' is not a column (or a column derived before it)"),
     (["A=B+1", "B=A+1"], "'B' is not a column (or a column derived before it)"),
     (["T=y+1"], "it reads the target 'y'"),

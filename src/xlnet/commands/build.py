@@ -94,8 +94,7 @@ def build(csv_path=None, out: str | Path | None = None, *,
     with Spooled(source) as rows:
         return _build(rows, Path(source.source), out, infers(target, spec_file), seed=seed, missing=missing,
                       valid_pct=valid_pct, default_pct=default_pct, params=params, readme_first=readme_first,
-                      target=target,
-                      spec_file=spec_file, loss=loss, hidden=hidden, **options)
+                      target=target, spec_file=spec_file, loss=loss, hidden=hidden, **options)
 
 
 def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int | None, missing: str,

@@ -215,14 +215,19 @@ class Spec:
         self._check_derived(where)
 
     def _check_derived(self, where: str) -> None:
-        """Each derived column parses, reads only the CSV's columns and those derived before it, never the target,
-        and a derived column that is a feature holds numbers or dummies, as any column."""
+        """Each derived column has a name of its own, parses, reads only the CSV's columns and those derived before
+        it (never the target), and is scaled or logged where it is a number."""
         seen: set[str] = set()
         for c in self.columns:
             if c.name in seen:
                 raise XlnetError(f"{where}: the column {c.name!r} is defined twice; give the derived column another "
                                  "name.")
             seen.add(c.name)
+        taken = {label for c in self.features for label in c.feature_labels()} | {"Ones", "Set"}
+        clash = next((c.name for c in self.derived if c.name in taken), None)
+        if clash:
+            raise XlnetError(f"{where}: the derived column {clash!r} has the name of a column the sheet already has "
+                             "(a feature, Ones or Set); give it another name.")
         for c, e in zip(self.derived, self.expressions()):
             if self.target in e.inputs:
                 raise XlnetError(f"--derive {c.name}: it reads the target {self.target!r}, which new rows do not "
