@@ -11,9 +11,14 @@ def _abort(signum, frame) -> None:
     os._exit(130)
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _abort)
+    for var in BLAS_THREADS:  # the fits run a process per core: a BLAS thread per core in each oversubscribes them
+        os.environ.setdefault(var, "1")  # (set before numpy loads; a user's own setting wins)
     from xlnet.cli import cli  # the imports take a tenth of a second: a signal then needs no clean-up
     cli(prog_name="xlnet")
 
