@@ -3,6 +3,7 @@ they did, and the statistics the features divide by are not 0. A refusal names t
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -68,13 +69,17 @@ def check_values(values: dict[str, list], rules: dict, at: SheetLayout, where: s
                          f"it must be {want}.")
 
 
+GNUMERIC_KEPT = re.compile(r'^ERROR\("(.*)"\)$', re.S)  # how Gnumeric saves a name it cannot parse (two areas)
+
+
 def check_names(pkg: Package, name: str, at: SheetLayout, where: str) -> None:
     """Solver's names, where present, still point at the loss cell and the parameter blocks."""
     expected = {"solver_opt": (f"{name}!{at.loss_cell()}", "loss cell"),
                 "solver_adj": (at.solver_adj(), "parameter block")}
     for key, (target, what) in expected.items():
         found = pkg.name(key, name)
-        if found is not None and normal(found.text.replace("'", "")) != normal(target):
+        text = None if found is None else GNUMERIC_KEPT.sub(r"\1", found.text.strip())
+        if found is not None and normal(text.replace("'", "")) != normal(target):
             raise XlnetError(f"{where}: Solver's {key} points at {found.text}, but xlnet's {what} is {target}; "
                              "the sheet was rearranged: rebuild it with `xlnet build`.")
 
