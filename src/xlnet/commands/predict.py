@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from xlnet.errors import XlnetError
+from xlnet.fitting.service import choose_sheet
 from xlnet.model.features import derive, feature_matrix, value_columns
 from xlnet.model.net import SHEETS
 from xlnet.model.spec import level_key
 from xlnet.table.cleaning import missing_mask
 from xlnet.table.reading import CsvSource, check_columns, type_cells, type_column
-from xlnet.fitting.service import choose_sheet
 from xlnet.workbook.book import Workbook
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.safety import replacing
@@ -57,8 +57,8 @@ class Predictions:
 
 
 def _figure(x: float) -> str:
-    """A predicted number as the CSV holds it: 15 significant digits, as a spreadsheet shows a number (3801.1349287028,
-    not 3801.1349287028033)."""
+    """A predicted number as the CSV holds it: 15 significant digits, as a spreadsheet shows a number
+    (3801.1349287028, not 3801.1349287028033)."""
     return f"{x:.15g}"
 
 

@@ -29,18 +29,19 @@ def derived(spec: Spec) -> tuple[tuple[str, Derived], ...]:
     return tuple((e.name, Derived(e)) for e in spec.expressions())
 
 
-def derive(spec: Spec, env: dict, where: Callable[[int], str] | None = None) -> dict:
+def derive(spec: Spec, env: dict, where: Callable[[int], str] | None = None, *, refuse: bool = True) -> dict:
     """Add each derived column's values to `env` (its value columns), unless there already; a row whose value is an
-    error, or is text where the spec needs a number, is refused, named by `where` (its row number from 1)."""
+    error, or is text where the spec needs a number, is refused, named by `where` (its row number from 1). With
+    `refuse` False (inference, before the rows are cleaned), such a row's value is None instead."""
     if not spec.derived:
         return env
     n = len(next(v for k, v in env.items() if isinstance(k, str) and np.ndim(v) == 1))
-    where = where or (lambda i: f"row {i + 1}")
+    where = (where or (lambda i: f"row {i + 1}")) if refuse else None
     for c, e in zip(spec.derived, spec.expressions()):
         if c.name in env:
             continue
         values = e.values(env, n, where)
-        if c.kind == "numeric" and values.dtype != float:
+        if refuse and c.kind == "numeric" and values.dtype != float:
             i = next(i for i, v in enumerate(values.tolist()) if isinstance(v, str))
             raise XlnetError(f"{where(i)}: {c.name} = {c.formula} is the text {values[i][:40]!r} where {c.name} "
                              f"must be a number; make it a number, or mark {c.name} --categorical.")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlnet.model.ops import (BACKWARDS, DIFFERENTIABLE, Accuracy, Argmax, Average, AverageIf, ClassAccuracy, ClassIs, Col, Dense, Exp, LogLoss,
-                            MMult, Objective, Op, ReLU, RowMax, RowSum, RSquared, Sigmoid, SoftmaxLoss, Square,
-                            Summary, SumProduct)
+from xlnet.model.ops import (BACKWARDS, DIFFERENTIABLE, Accuracy, Argmax, Average, AverageIf, ClassAccuracy,
+                            ClassIs, Col, Dense, Exp, LogLoss, MMult, Objective, Op, ReLU, RowMax, RowSum, RSquared,
+                            Sigmoid, SoftmaxLoss, Square, Summary, SumProduct)
 from xlnet.model.spec import Spec
 
 SHEETS = ("linear", "nnet", "mmult")

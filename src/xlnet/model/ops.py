@@ -306,7 +306,8 @@ class UnitGrad:
     taken on together, once the last has come. `slot()` is unit k's row of that array: an op before it (a ReLU)
     writes its gradient there, rather than handing over an array to be copied in."""
 
-    def __init__(self, env: dict, key: tuple, shape: tuple[int, ...], k: int, finish: Callable[[np.ndarray, dict], None]):
+    def __init__(self, env: dict, key: tuple, shape: tuple[int, ...], k: int,
+                 finish: Callable[[np.ndarray, dict], None]):
         self.env, self.key, self.shape, self.k, self.finish = env, key, shape, k, finish
 
     def _gathered(self) -> np.ndarray:

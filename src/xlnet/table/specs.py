@@ -11,6 +11,7 @@ from pathlib import Path
 
 from xlnet.errors import XlnetError
 from xlnet.model.expr import parse_derive
+from xlnet.model.features import derive as derive_values
 from xlnet.model.spec import (Column, DerivedTracker, Spec, hidden_layers, infer, read_spec_file, spec_from_file)
 from xlnet.presets import Preset, lesson
 from xlnet.table.reading import CsvSource, Survey, Table, check_columns, type_table
@@ -70,8 +71,8 @@ def make_spec(source: CsvSource | Table, survey: Survey | None = None, *, target
         return spec
     if not target:
         raise XlnetError(f"{spec_file}: the recipe names no target; add target = \"COLUMN\" or use --target.")
-    settings = dict(target=target, missing=missing or DEFAULT_MISSING, loss=loss, hidden=2 if hidden is None else hidden,
-                    source=str(source.source), **options)
+    settings = dict(target=target, missing=missing or DEFAULT_MISSING, loss=loss,
+                    hidden=2 if hidden is None else hidden, source=str(source.source), **options)
     trackers = _derived_trackers(source, survey, derive, settings) if derive else []
     return infer(source.header, survey.trackers, survey.n_rows, derived=trackers, **settings)
 
@@ -141,8 +142,7 @@ def _derived_trackers(source, survey: Survey, derive: list[tuple[str, str]], set
     spec.check(str(source.source))
     trackers = {name: DerivedTracker() for name, _ in derive}
     for chunk in source.chunks():
-        env = dict(type_table(chunk, spec).values)
-        for c, e in zip(spec.derived, spec.expressions()):
-            env[c.name] = e.values(env, len(chunk), None)
-            trackers[c.name].add(env[c.name])
+        env = derive_values(spec, dict(type_table(chunk, spec).values), refuse=False)
+        for name, tracker in trackers.items():
+            tracker.add(env[name])
     return [(name, formula, trackers[name]) for name, formula in derive]

@@ -41,7 +41,7 @@ class Workbook:
         self.path, self.pkg, self.out, self.elsewhere = path, pkg, out, elsewhere
         self.spec = read_spec(pkg)
         self._records: list[history.FitRecord] = []
-        self._curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._curves: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
 
     @classmethod
     @contextlib.contextmanager

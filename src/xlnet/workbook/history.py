@@ -34,8 +34,8 @@ PARAM_WIDTH, MAX_PARAM_COLUMNS = 13, 256
 
 def figure(x, digits: int = FIGURE_DIGITS) -> Style:
     """A number format that shows `x` to `digits` significant digits: 0.12894296 and 18281460, never ###."""
-    if not isinstance(x, float) or not math.isfinite(x) or x == 0 or not 1e-4 <= abs(x) < 1e12:
-        return Style(num_fmt="General") if isinstance(x, float) and x and math.isfinite(x) else Style()
+    if not (isinstance(x, float) and math.isfinite(x) and 1e-4 <= abs(x) < 1e12):
+        return Style()  # General: zero, a tiny or huge figure, or no figure
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
     return Style(num_fmt="0." + "0" * decimals if decimals else "0")
 

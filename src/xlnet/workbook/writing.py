@@ -13,7 +13,8 @@ from xlnet.model.net import Model
 from xlnet.model.spec import Spec, parse_number
 from xlnet.table.reading import Table, TextColumn, pointed
 from xlnet.workbook.layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
-from xlnet.xlsx.parts import OPEN, ROW_MARK, Formula, RowTemplate, Style, sheet_ref, value_tail, value_tails
+from xlnet.xlsx.parts import (OPEN, PRINT_TITLES, ROW_MARK, Formula, RowTemplate, Style, sheet_ref, value_tail,
+                              value_tails)
 from xlnet.xlsx.read import letters as letter
 from xlnet.xlsx.write import Writer
 
@@ -30,7 +31,6 @@ STATISTIC = Style()          # the largest value of a raw column: its own size
 METRIC_WIDTH, PARAM_WIDTH = 13, 11
 DUMMY = Style(num_fmt="0", align="center")
 FORMATS = {"Fare": Style(num_fmt="0.00", align="center")}
-PRINT_TITLES = "_xlnm.Print_Titles"  # the rows every printed page repeats
 CHUNK_ROWS = 8192  # rows whose value cells are rendered at once
 SPEC_CHUNK = 30_000  # characters of the spec's JSON per cell (a cell holds 32,767)
 

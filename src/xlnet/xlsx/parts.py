@@ -26,6 +26,8 @@ REL = {k: f"{R_NS}/{v}" for k, v in (("sheet", "worksheet"), ("drawing", "drawin
                                      ("strings", "sharedStrings"), ("styles", "styles"))}
 
 
+PRINT_TITLES = "_xlnm.Print_Titles"  # a sheet's local name for the rows every printed page repeats
+PRINT_AREA = "_xlnm.Print_Area"      # ... and for the part of it that prints
 XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 XML_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;",
                           "\t": "&#9;"})

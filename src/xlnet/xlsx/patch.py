@@ -252,7 +252,7 @@ class Patch:
         """The rows every printed page of an xlnet sheet repeats (`titles`, like "$1:$3") and the part it prints
         (`area`, like "$N$1:$Y$44"): the names the apps keep for a sheet, local to it."""
         position = [e.get("name") for e in self._sheet_elements()].index(sheet)
-        for name, rng in (("_xlnm.Print_Titles", titles), ("_xlnm.Print_Area", area)):
+        for name, rng in ((parts.PRINT_TITLES, titles), (parts.PRINT_AREA, area)):
             if rng:
                 self._define(name, parts.sheet_ref(sheet, rng), local=position, hidden=False)
 
