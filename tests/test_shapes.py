@@ -159,3 +159,28 @@ def test_a_spec_file_keeps_the_layers_and_the_classes(tmp_path):
     assert r.exit_code == 0, r.output
     spec = read_sheets(tmp_path / "s.xlsx")["nnet"].spec
     assert (spec.layers, spec.classes) == ((6, 3), ["Adelie", "Chinstrap", "Gentoo"])
+
+
+@pytest.mark.parametrize("target, hidden, decay", [
+    ("species", "3,2", 0.0),          # classes: a softmax over three output units, two hidden layers
+    ("sex", "2,3", 0.01),             # two classes: log-loss, a sigmoid unit, and weight decay
+    ("body_mass_g", "4,3,2", 0.003),  # a number: three hidden layers, squared error, weight decay
+])
+def test_every_shapes_gradient_matches_central_differences(tmp_path, target, hidden, decay):
+    """The gradient a fit follows is the derivative of the objective the sheet computes, for every layer of
+    every kind of net (a unit's values and gradient are gathered a layer at a time: ops.UnitGrad)."""
+    s = build(PENGUINS, tmp_path / "g.xlsx", target=target, hidden=hidden, missing="median")
+    for name, sheet in read_sheets(s.out).items():
+        X, y = sheet.train_data()
+        model = sheet.model
+        W = np.random.default_rng(1).uniform(-1, 1, (2, model.n_params))
+        _, g = model.loss_and_grad(X, y, W, decay)
+        h, numeric = 1e-5, np.zeros_like(W)
+        for idx in np.ndindex(*W.shape):
+            Wp, Wm = W.copy(), W.copy()
+            Wp[idx] += h
+            Wm[idx] -= h
+            loss = lambda V: model.loss_and_grad(X, y, V, decay)[0][idx[0]]  # noqa: E731
+            numeric[idx] = (loss(Wp) - loss(Wm)) / (2 * h)
+        # the body masses' squared errors are about 1e7: differences of the loss carry its rounding, ~1e-9 of it
+        np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-6 * np.abs(g).max(), err_msg=name)

@@ -293,18 +293,20 @@ class SumProduct(Op):
         X, W = env["X"], env[self.block]
         key = (type(self).__name__, self.block)
         if key not in env:
-            env[key] = _rows_product(self.units_first(W), X.T)  # (..., units, rows)
+            env[key] = _rows_product(np.moveaxis(self.units_first(W), -2, 0), X.T)  # (units, ..., rows)
         Z = env[key]
 
         def finish(G, grads):
-            _add_grad(grads, self.block, self.units_first(_rows_product(G, X)))
-        return Z[..., self.k, :], UnitGrad(env, key, Z.shape, self.k, finish)
+            _add_grad(grads, self.block, self.units_first(np.moveaxis(_rows_product(G, X), 0, -2)))
+        return Z[self.k], UnitGrad(env, key, Z.shape, self.k, finish)
 
 
 class UnitGrad:
-    """Unit k's backward, in a layer whose units' gradients are gathered into one array (..., units, rows) and
-    taken on together, once the last has come. `slot()` is unit k's row of that array: an op before it (a ReLU)
-    writes its gradient there, rather than handing over an array to be copied in."""
+    """Unit k's backward, in a layer whose units' gradients are gathered into one array (units, ..., rows) and
+    taken on together, once the last has come. `slot()` is unit k's part of that array: an op before it (a ReLU)
+    writes its gradient there, rather than handing over an array to be copied in. The units come first, so that
+    each unit's values and gradient are contiguous: elementwise ops on a unit then run at full speed (on 712
+    rows and 96 restarts a ReLU's backward took 1.8 times as long on a unit strided through the layer)."""
 
     def __init__(self, env: dict, key: tuple, shape: tuple[int, ...], k: int,
                  finish: Callable[[np.ndarray, dict], None]):
@@ -317,15 +319,15 @@ class UnitGrad:
         return G
 
     def slot(self) -> np.ndarray:
-        return self._gathered()[..., self.k, :]
+        return self._gathered()[self.k]
 
     def __call__(self, g: np.ndarray | None, grads: dict) -> None:
         """Unit k's gradient `g` (IN_PLACE or None: already in its slot)."""
         if g is not None and g is not IN_PLACE:
-            self._gathered()[..., self.k, :] = g
+            self._gathered()[self.k] = g
         done = self.env.setdefault(self.key + ("done",), set())
         done.add(self.k)
-        if len(done) == self.shape[-2]:
+        if len(done) == self.shape[0]:
             self.finish(self._gathered(), grads)
 
 
@@ -376,19 +378,19 @@ class Dense(Op):
 
     def forward(self, env):
         key = ("Dense", self.block)
-        U = self.units_first(env[self.block])
+        U = np.moveaxis(self.units_first(env[self.block]), -2, 0)  # (units, ..., inputs + 1)
         H = [env[name] for name in self.inputs]
         if key not in env:
             n = len(H)
-            env[key] = U[..., :, n:] + sum(np.expand_dims(h, -2) * U[..., :, j:j + 1] for j, h in enumerate(H))
-        Z = env[key]  # (..., units, rows)
+            env[key] = U[..., n:] + sum(h * U[..., j:j + 1] for j, h in enumerate(H))
+        Z = env[key]  # (units, ..., rows)
 
         def finish(G, grads):
-            dU = np.stack([(G * np.expand_dims(h, -2)).sum(axis=-1) for h in H] + [G.sum(axis=-1)], -1)
-            _add_grad(grads, self.block, self.units_first(dU))
+            dU = np.stack([(G * h).sum(axis=-1) for h in H] + [G.sum(axis=-1)], -1)
+            _add_grad(grads, self.block, self.units_first(np.moveaxis(dU, 0, -2)))
             for j, name in enumerate(self.inputs):
-                _add_grad(grads, name, (G * U[..., :, j:j + 1]).sum(axis=-2))
-        return Z[..., self.k, :], UnitGrad(env, key, Z.shape, self.k, finish)
+                _add_grad(grads, name, (G * U[..., j:j + 1]).sum(axis=0))
+        return Z[self.k], UnitGrad(env, key, Z.shape, self.k, finish)
 
 
 class Sigmoid(Op):
