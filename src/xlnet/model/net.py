@@ -156,7 +156,7 @@ class Model:
             if name in grads:
                 backward(grads.pop(name), grads)
         env.clear()  # the backwards refer to it: without this, each call's arrays would wait for the cycle collector
-        return loss, self.pack({b: grads.get(b, np.zeros_like(blocks[b])) for b in blocks})
+        return loss, self.pack({b: grads[b] if b in grads else np.zeros_like(blocks[b]) for b in blocks})
 
 
 class Scores:
