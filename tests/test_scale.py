@@ -121,3 +121,42 @@ def test_a_sheet_written_with_a_namespace_prefix_reads_the_same(tmp_path):
     np.testing.assert_array_equal(a.W, b.W)
     np.testing.assert_array_equal(a.X, b.X)
     assert list(a.sets) == list(b.sets) and a.loss() == b.loss()
+
+
+def _read_all(path) -> dict:
+    from xlnet.workbook.book import Workbook
+    with Workbook.open(path) as book:
+        return {s.name: s for s in book.sheets(("linear", "nnet", "mmult"))}
+
+
+def _same(a: dict, b: dict) -> None:
+    for name in a:
+        assert a[name].env.keys() == b[name].env.keys()
+        for column, values in a[name].env.items():
+            assert np.array_equal(np.asarray(values), np.asarray(b[name].env[column])), (name, column)
+        assert np.array_equal(a[name].W, b[name].W) and np.array_equal(a[name].X, b[name].X)
+
+
+@pytest.mark.parametrize("raw_back", [1 << 30, 0])  # blocks handed back to be parsed; the reader taking over
+@pytest.mark.parametrize("not_runs", [False, True])
+def test_two_processes_read_a_sheet_as_one_does(tmp_path, monkeypatch, not_runs, raw_back):
+    """Past SPLIT_FROM bytes, a forked process reads the later rows of a sheet while this one reads the earlier:
+    the same values, row for row, also where some blocks are not runs and come back as bytes (or, past RAW_BACK,
+    are read here from where the other process stopped)."""
+    from xlnet.workbook import fast_rows
+    from xlnet.xlsx import read
+    monkeypatch.setattr(write, "BIG_SHEET", 10)
+    path = build(out=tmp_path / "t.xlsx", seed=3, valid_pct=0.2).out  # a text column (Set) and numbers
+    monkeypatch.setattr(read, "RAW_CHUNK", 2048)  # many blocks
+    alone = _read_all(path)
+    if not_runs:  # every other block (by its first row: the same in both processes) parsed row by row
+        written = fast_rows.RowShape.written
+        monkeypatch.setattr(fast_rows.RowShape, "written", lambda self, block, kinds: None if int(
+            self.ROW.match(block)[1]) % 2 else written(self, block, kinds))
+    monkeypatch.setattr(fast_rows, "SPLIT_FROM", 0)
+    monkeypatch.setattr(fast_rows, "RAW_BACK", raw_back)
+    split = []
+    tail = fast_rows._split_tail
+    monkeypatch.setattr(fast_rows, "_split_tail", lambda *a: split.append(1) or tail(*a))
+    _same(alone, _read_all(path))
+    assert split  # the two-process path was taken

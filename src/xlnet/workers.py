@@ -19,7 +19,10 @@ _job: Callable | None = None  # in a worker: the function it runs, inherited fro
 
 
 def can_fork() -> bool:
-    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+    """Whether work can go to forked workers: two cores or more, and not inside a worker (a pool's workers may
+    not have children of their own)."""
+    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods() \
+        and not multiprocessing.current_process().daemon
 
 
 @contextlib.contextmanager
@@ -58,6 +61,15 @@ def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
             progress(done - reported)
             reported = done
     return outcomes
+
+
+@contextlib.contextmanager
+def in_background(job: Callable[[], T]) -> Iterator[Callable[[], T]]:
+    """job() in a forked worker while the caller goes on with other work; the block gets the function that waits
+    for its result (and raises what the job raised). The worker is killed when the block ends, however it ends."""
+    with workers_pool(1, lambda _: job()) as pool:
+        pending = pool.apply_async(_run_job, (0,))
+        yield pending.get
 
 
 def _run_job(i: int):

@@ -13,9 +13,13 @@ import numpy as np
 
 from xlnet.workbook.layout import SheetLayout
 from xlnet.xlsx.parts import escape
+from xlnet.workers import can_fork, in_background
 from xlnet.xlsx.read import NotPlain, Package, letters, split_rows
 
 ROW_TOKEN = "\x00"  # stands for the row number in a row's formula template
+SPLIT_FROM = 32 << 20  # inflated bytes after the seam: more, and a second process reads part of them ...
+SHARE = 0.6            # ... this process those before this share of them (the other inflates them too, unparsed)
+RAW_BACK = 8 << 20     # bytes of blocks that are not runs it hands back to be parsed here, before it stops
 
 
 def rows_of(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], shared: dict, until: int | None = None
@@ -34,19 +38,83 @@ def rows_of(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], sha
             yield r, cells, None
         return
     state = {"r": 0, "kinds": None}  # the last row's number, and the value cells' types in the last row matched
-    for offset, block in itertools.chain([first] if first is not None else [], blocks):
+    blocks = itertools.chain([first] if first is not None else [], blocks)
+    for offset, block in blocks:
         if until is not None and offset + len(block) >= until:
             yield from _row_by_row(pkg, block[:max(0, until - offset)], shape, shared, state)
             return
         s = shape()
         if s is not None and state["kinds"] is not None and seam is not None and seam.layout == s.fingerprint \
                 and offset >= seam.head_size:
-            run = s.written(block, state["kinds"])
-            if run is not None:
-                state.update(r=run.first + run.count - 1, kinds=run.kinds)
-                yield run.first, None, run
-                continue
+            size = pkg.zip.getinfo(pkg.sheet(name).part).file_size
+            if until is None and size - offset > SPLIT_FROM and can_fork():
+                yield from _split_tail(pkg, name, s, shared, state, offset, block, blocks, size)
+                return
+            yield from _block(pkg, block, s, shape, shared, state)
+            continue
         yield from _row_by_row(pkg, block, shape, shared, state)
+
+
+def _block(pkg: Package, block: bytes, s: "RowShape", shape: Callable, shared: dict, state: dict) -> Iterator[tuple]:
+    """A block after the seam: a Written run where it is one, else its rows one by one."""
+    run = s.written(block, state["kinds"])
+    if run is None:
+        yield from _row_by_row(pkg, block, shape, shared, state)
+        return
+    state.update(r=run.first + run.count - 1, kinds=run.kinds)
+    yield run.first, None, run
+
+
+def _split_tail(pkg: Package, name: str, s: "RowShape", shared: dict, state: dict, offset: int, block: bytes,
+                blocks: Iterator[tuple[int, bytes]], size: int) -> Iterator[tuple]:
+    """The rows after the seam, from `block` on, read by two processes: this one takes the blocks up to `middle`,
+    a forked one those after it (inflating the stream up to there too, without parsing it: a deflate stream
+    cannot be entered half-way). A block that is not a Written run comes back as its bytes and is parsed here;
+    where the other process meets too many of them, this one reads on from there."""
+    middle = offset + int((size - offset) * SHARE)
+    kinds = state["kinds"]
+
+    def rest() -> tuple[list[tuple[int, Written | bytes]], int | None]:
+        with Package(pkg.path) as own:
+            return _runs_from(own, name, s, kinds, middle)
+    shape = lambda: s  # noqa: E731
+    with in_background(rest) as result:
+        beyond: list[tuple[int, bytes]] = []  # the first block past the middle, once met
+        for at, data in itertools.chain([(offset, block)], blocks):
+            if at >= middle:
+                beyond.append((at, data))
+                break
+            yield from _block(pkg, data, s, shape, shared, state)
+        items, stopped = result()
+    for _, item in items:
+        if type(item) is Written:
+            state.update(r=item.first + item.count - 1, kinds=item.kinds)
+            yield item.first, None, item
+        else:
+            yield from _row_by_row(pkg, item, shape, shared, state)
+    if stopped is not None:
+        for at, data in itertools.chain(beyond, blocks):
+            if at >= stopped:
+                yield from _block(pkg, data, s, shape, shared, state)
+
+
+def _runs_from(pkg: Package, name: str, s: "RowShape", kinds: tuple, start: int
+               ) -> tuple[list[tuple[int, "Written | bytes"]], int | None]:
+    """The blocks at `start` and after as Written runs (or their bytes where they are not one), and the offset
+    from which they were left unread (None: none were): past RAW_BACK bytes given back unparsed."""
+    items, raw = [], 0
+    for offset, block in pkg.raw_blocks(name):
+        if offset < start:
+            continue
+        run = s.written(block, kinds)
+        if run is None:
+            raw += len(block)
+            if raw > RAW_BACK:
+                return items, offset
+        else:
+            kinds = run.kinds
+        items.append((offset, run if run is not None else block))
+    return items, None
 
 
 def _row_by_row(pkg: Package, block: bytes, shape: Callable[[], "RowShape | None"], shared: dict, state: dict
@@ -65,10 +133,11 @@ def _row_by_row(pkg: Package, block: bytes, shape: Callable[[], "RowShape | None
 
 @dataclass
 class Written:
-    """A run of data rows just as xlnet's writer rendered them: their value cells' texts, a list per column."""
+    """A run of data rows just as xlnet's writer rendered them: their value cells, decoded a column at a time (a
+    float array for numbers, an int64 array of shared-string indexes for text)."""
     first: int
     count: int
-    texts: list[list[bytes]]
+    values: list[np.ndarray]
     kinds: tuple  # per column, the type attribute of its cells (None: a number)
 
 
@@ -99,7 +168,12 @@ class RowShape:
         if rows < 1 or len(texts) != rows * k or block.count(b"<f>") != rows * self.formulas \
                 or block.count(b' t="') != rows * text:
             return None
-        return Written(int(first[1]), rows, [texts[j::k] for j in range(k)], tuple(kind or None for kind in kinds))
+        kinds = tuple(kind or None for kind in kinds)
+        try:
+            values = [np.array(texts[j::k], dtype=np.int64 if kinds[j] else float) for j in range(k)]
+        except (ValueError, OverflowError):  # an empty <v/>, or a text that is no number: row by row
+            return None
+        return Written(int(first[1]), rows, values, kinds)
 
 
 def row_pattern(at: SheetLayout) -> tuple[re.Pattern, list[str]]:
@@ -127,37 +201,69 @@ FAST = object()  # a value still in the groups of its row's match
 
 def merge_fast(pkg: Package, values: dict[str, list], fast: list[tuple], columns: list[str]) -> dict:
     """The value columns, with the cells of the rows matched whole decoded into place: a column of plain numbers
-    in one numpy conversion (as a float array), any other value by value."""
+    as one float array, shared strings looked up at once, any other value by value."""
     out = {}
     for k, column in enumerate(columns):
-        kinds, texts, slow, where_fast, i = [], [], [], [], 0
-        for v in values[column]:
-            if v is FAST:
-                kinds.append(fast[i][1 + 2 * k])
-                texts.append(fast[i][2 + 2 * k])
-                where_fast.append(True)
-                i += 1
-            elif type(v) is Written:
-                kinds.extend(itertools.repeat(v.kinds[k], v.count))
-                texts.extend(v.texts[k])
-                where_fast.extend(itertools.repeat(True, v.count))
-            else:
-                slow.append(v)
-                where_fast.append(False)
-        where_fast = np.array(where_fast, bool)
-        if not any(kinds) and all(texts) and all(isinstance(v, float) for v in slow):
-            column_values = np.empty(len(where_fast))
-            column_values[where_fast] = np.array(texts, dtype=float)
-            column_values[~where_fast] = slow
-            out[column] = column_values
-            continue
-        if texts and all(kind == b"s" for kind in kinds) and all(texts):  # shared strings, looked up at once
-            decoded = iter(_shared_strings(pkg, np.array(texts, dtype=np.int64)))
+        pieces = _pieces(values[column], fast, k)
+        numbers = all(_numeric(kind, data) for kind, data in pieces)
+        if numbers:
+            out[column] = np.concatenate([_as_floats(kind, data) for kind, data in pieces] or [np.empty(0)])
         else:
-            decoded = iter([_decode(pkg, kind, text) for kind, text in zip(kinds, texts)])
-        slow_values = iter(slow)
-        out[column] = [next(decoded) if is_fast else next(slow_values) for is_fast in where_fast]
+            shared = all(kind == "slow" or _shared(kind, data) for kind, data in pieces)
+            out[column] = [v for kind, data in pieces for v in _decoded(pkg, kind, data, shared)]
     return {**values, **out}
+
+
+def _pieces(items: list, fast: list[tuple], k: int) -> list[tuple]:
+    """A column's values in row order as pieces: ("fast", (kinds, texts)) for rows matched one by one, ("run",
+    (kind, array)) for a Written run, ("slow", values) for cells parsed one by one."""
+    pieces: list[tuple] = []
+    i = 0
+    for v in items:
+        if v is FAST:
+            kind, data = "fast", (fast[i][1 + 2 * k], fast[i][2 + 2 * k])
+            i += 1
+        elif type(v) is Written:
+            pieces.append(("run", (v.kinds[k], v.values[k])))
+            continue
+        else:
+            kind, data = "slow", v
+        if pieces and pieces[-1][0] == kind:
+            pieces[-1][1].append(data)
+        else:
+            pieces.append((kind, [data]))
+    return pieces
+
+
+def _numeric(kind: str, data) -> bool:
+    if kind == "run":
+        return data[0] is None
+    if kind == "fast":
+        return all(not t for t, _ in data) and all(text for _, text in data)
+    return all(isinstance(v, float) for v in data)
+
+
+def _as_floats(kind: str, data) -> np.ndarray:
+    if kind == "run":
+        return data[1]
+    return np.array([text for _, text in data] if kind == "fast" else data, dtype=float)
+
+
+def _shared(kind: str, data) -> bool:
+    if kind == "run":
+        return data[0] == b"s"
+    return all(t == b"s" and text for t, text in data)
+
+
+def _decoded(pkg: Package, kind: str, data, shared: bool) -> list:
+    if kind == "slow":
+        return data
+    if kind == "run":
+        t, array = data
+        return _shared_strings(pkg, array) if t == b"s" else array.tolist()
+    if shared:
+        return _shared_strings(pkg, np.array([text for _, text in data], dtype=np.int64))
+    return [_decode(pkg, t, text) for t, text in data]
 
 
 def _shared_strings(pkg: Package, index: np.ndarray) -> list:

@@ -42,7 +42,7 @@ def read_sheet(pkg: Package, name: str, spec: Spec, donor: SheetData | None = No
     if seam is not None:
         scan = _Scan(pkg, name, spec, seam.head_size)
         if scan.rows_match(donor, seam.layout):
-            return scan.sheet({c: donor.env[c] for c in scan.columns}, len(donor.y))
+            return scan.sheet({c: donor.env[c] for c in scan.columns}, len(donor.y), donor)
     scan = _Scan(pkg, name, spec)
     scan.require_rows()
     values = merge_fast(pkg, scan.values, scan.fast, scan.shape.columns)
@@ -147,10 +147,13 @@ class _Scan:
         values = merge_fast(self.pkg, self.values, self.fast, self.shape.columns)
         return all(c in donor.env and list(values[c]) == donor.env[c][:self.n].tolist() for c in self.columns)
 
-    def sheet(self, values: dict[str, list | np.ndarray], n: int) -> SheetData:
-        """The SheetData of these `n` rows' values, once the cells outside the rows pass their checks."""
+    def sheet(self, values: dict[str, list | np.ndarray], n: int, donor: SheetData | None = None) -> SheetData:
+        """The SheetData of these `n` rows' values, once the cells outside the rows pass their checks. `donor`: the
+        sheet whose rows these are, whose derived columns and feature matrix are then this one's too."""
         at = SheetLayout(self.spec, self.model, n, self.at.split)
         env = {column: _as_array(column, values[column]) for column in self.columns}
+        if donor is not None:
+            env.update({c.name: donor.env[c.name] for c in self.spec.derived if c.name in donor.env})
         if at.split and not (env["Set"] == "train").any():
             raise XlnetError(f"{self.where} has no row marked train in its Set column; mark some.")
         check_names(self.pkg, self.name, at, self.where)  # first: a moved block's cause, before its empty cells
@@ -159,7 +162,10 @@ class _Scan:
         self._compare_fixed(at)
         derive(self.spec, env, lambda i: f"{self.where}, row {FIRST_ROW + i}")
         check_data(self.spec, env, at, self.where)
-        return SheetData(self.name, self.spec, self.model, env, W, at, decay)
+        sheet = SheetData(self.name, self.spec, self.model, env, W, at, decay)
+        if donor is not None:  # the same rows, under the same spec: the same features
+            sheet.X, sheet.y = donor.X, donor.y
+        return sheet
 
     def _number(self, where: tuple[int, int], what: str) -> float:
         cell = self.fixed.get(where)

@@ -240,8 +240,10 @@ class Package:
         if buffer[head_end - 1:head_end] == b"/":  # <sheetData/>: no rows
             return
         buffer, offset = buffer[head_end + 1:], head_end + 1
+        searched = 0  # the end tag is not in buffer[:searched]
         while True:
-            end = buffer.find(b"</sheetData>")
+            end = buffer.find(b"</sheetData>", searched)
+            searched = max(0, len(buffer) - len(b"</sheetData>"))
             cut = end if end >= 0 else buffer.rfind(b"</row>") + 6 if b"</row>" in buffer else 0
             if cut:
                 yield offset, buffer[:cut]
@@ -250,7 +252,7 @@ class Package:
             chunk = stream.read(RAW_CHUNK)
             if not chunk:
                 return
-            buffer, offset = buffer[cut:] + chunk, offset + cut
+            buffer, offset, searched = buffer[cut:] + chunk, offset + cut, max(0, searched - cut)
 
     def seam(self, sheet: str) -> Seam | None:
         """The seam xlnet's writer recorded in a sheet's zip member, while the member is as written."""
