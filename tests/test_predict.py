@@ -122,6 +122,22 @@ def test_missing_values_are_filled_from_the_build_and_nothing_is_dropped(tmp_pat
     assert [x[0] for x in rows(out)] == ["row", "1", "2"]
 
 
+def test_predict_reads_only_the_columns_its_model_needs_yet_skips_only_wholly_blank_rows(tmp_path):
+    """A row of spaces and commas is no row; a row empty in every column the model reads but not in the rest
+    (here its Name) is a row, and is refused as one."""
+    s = build(out=tmp_path / "t.xlsx")
+    new, out = tmp_path / "new.csv", tmp_path / "o.csv"
+    head = "Survived,Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n"
+    new.write_text(head + ",1,B,female,30,1,0,80,C\n , ,, ,,,,,\n,3,A,male,22,0,0,7.25,S\n")
+    r = run("predict", s.out, new, "--out", out)
+    assert r.exit_code == 0, r.output
+    assert [x[0] for x in rows(out)] == ["row", "1", "2"]
+    new.write_text(head + ",1,B,female,30,1,0,80,C\n,,Only a name,,,,,,\n")
+    r = run("predict", s.out, new, "--out", tmp_path / "o2.csv")
+    assert r.exit_code == 1 and "line 3, column SibSp: the value is empty" in r.output
+    assert not (tmp_path / "o2.csv").exists()
+
+
 def test_bad_inputs_are_one_error_line_and_nothing_written(tmp_path):
     s = build(out=tmp_path / "t.xlsx")
     new = tmp_path / "new.csv"

@@ -106,7 +106,8 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
             fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
         return fills[c.name]
     ids, values, envs = [], [], []
-    for table in source.chunks():
+    needed = [c.name for c in spec.features if not c.is_derived] + spec.inputs + ([id_name] if id_name else [])
+    for table in source.chunks(only=needed):
         env = {**_new_rows(table, spec, fill, seen, filled, unseen), **statistics}
         X = feature_matrix(spec, env)
         model = sheet.model

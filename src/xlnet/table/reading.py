@@ -106,7 +106,7 @@ class Table:
     """A CSV as read: the header, each column's texts, and the line each row started on."""
     source: Path
     header: list[str]
-    columns: list[TextColumn]
+    columns: list[TextColumn | None]  # None: a column not read (CsvSource.chunks' only)
     lines: np.ndarray
     decimal_comma: bool = False
 
@@ -323,8 +323,11 @@ class CsvSource:
             _check_text(path, 1, "header", h)
         return header, delimiter, rows, blank
 
-    def chunks(self, rows: int | None = None) -> Iterator[Table]:
-        """The rows, `rows` at a time (ENCODE_ROWS): each chunk a table of its own, its lines those of the file."""
+    def chunks(self, rows: int | None = None, only: Iterable[str] | None = None) -> Iterator[Table]:
+        """The rows, `rows` at a time (ENCODE_ROWS): each chunk a table of its own, its lines those of the file.
+        `only`: the columns to read (the others are None in the tables: predict reads no more than its model
+        needs); a row counts as blank only where every column of the file is."""
+        only = None if only is None else set(only)
         rows = rows or ENCODE_ROWS
         path, limit = self.source, math.inf if self.max_rows is None else self.max_rows
         n = 0
@@ -342,7 +345,7 @@ class CsvSource:
                     raise XlnetError(f"{path}: line {blank + last + 1} is not valid CSV ({e}).") from None
                 if not batch:
                     break
-                chunk = self._chunk(header, batch, blank + _lines(batch, start, reader.line_num))
+                chunk = self._chunk(header, batch, blank + _lines(batch, start, reader.line_num), only)
                 if chunk is None:
                     continue
                 n += len(chunk)
@@ -356,7 +359,8 @@ class CsvSource:
             self._changed()
         self.n_rows = n
 
-    def _chunk(self, header: list[str], batch: list[list[str]], lines: np.ndarray) -> Table | None:
+    def _chunk(self, header: list[str], batch: list[list[str]], lines: np.ndarray, only: set[str] | None = None
+               ) -> Table | None:
         """A batch of rows as a table, without its blank rows (None if that is all of them)."""
         widths = np.fromiter(map(len, batch), np.int64, len(batch))
         odd = np.flatnonzero(widths != len(header))
@@ -371,17 +375,20 @@ class CsvSource:
                 return None
         fields = np.empty((len(batch), len(header)), dtype=object)
         fields[:] = batch
-        columns = [TextColumn.stripped(fields[:, k]) for k in range(len(header))]
+        read = [k for k, name in enumerate(header) if only is None or name in only] or [0]
+        columns = [TextColumn.stripped(fields[:, k]) if k in read else None for k in range(len(header))]
         blank = np.ones(len(batch), bool)
-        for column in columns:
+        for column in filter(None, columns):
             blank &= np.array([t == "" for t in column.distinct], bool)[column.codes]
+        if len(read) < len(header):  # blank in the columns read: blank in the others too?
+            blank[blank] = [not "".join(batch[i]).strip() for i in np.flatnonzero(blank)]
         table = Table(self.source, header, columns, lines, self.decimal_comma)
         if not blank.any():
             return table
         keep = np.flatnonzero(~blank)
         if len(keep) == 0:
             return None
-        return Table(self.source, header, [TextColumn(c.distinct, c.codes[keep]).part(0, len(keep))
+        return Table(self.source, header, [c and TextColumn(c.distinct, c.codes[keep]).part(0, len(keep))
                                            for c in columns], lines[keep], self.decimal_comma)
 
 

@@ -138,7 +138,8 @@ def resample(curve: list[float], before: float) -> tuple[np.ndarray, np.ndarray]
     """At most CURVE_POINTS (iteration, loss) points, from iteration 0 (the loss before the fit) to the last."""
     full = np.array([before] + list(curve), float)
     measured = np.flatnonzero(np.isfinite(full))  # NaN: an iteration whose loss was not measured
-    pick = np.unique(np.linspace(0, len(measured) - 1, min(len(measured), CURVE_POINTS)).round().astype(int))
+    spread = np.linspace(0, len(measured) - 1, min(len(measured), CURVE_POINTS)).round().astype(int).tolist()
+    pick = np.array(sorted(set(spread)), int)  # not np.unique: it imports numpy.ma (12 ms)
     idx = measured[pick]
     return idx.astype(float), full[idx]
 
