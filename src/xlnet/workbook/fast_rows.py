@@ -38,6 +38,8 @@ def rows_of(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], sha
             yield r, cells, None
         return
     state = {"r": 0, "kinds": None}  # the last row's number, and the value cells' types in the last row matched
+    size = pkg.zip.getinfo(pkg.sheet(name).part).file_size
+    may_split = until is None and seam is not None and size - seam.head_size > SPLIT_FROM and can_fork()
     blocks = itertools.chain([first] if first is not None else [], blocks)
     for offset, block in blocks:
         if until is not None and offset + len(block) >= until:
@@ -46,8 +48,7 @@ def rows_of(pkg: Package, name: str, shape: Callable[[], "RowShape | None"], sha
         s = shape()
         if s is not None and state["kinds"] is not None and seam is not None and seam.layout == s.fingerprint \
                 and offset >= seam.head_size:
-            size = pkg.zip.getinfo(pkg.sheet(name).part).file_size
-            if until is None and size - offset > SPLIT_FROM and can_fork():
+            if may_split and size - offset > SPLIT_FROM:
                 yield from _split_tail(pkg, name, s, shared, state, offset, block, blocks, size)
                 return
             yield from _block(pkg, block, s, shape, shared, state)
