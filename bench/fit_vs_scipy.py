@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import os
 import resource
 import shutil
 import statistics
@@ -19,15 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from scipy.optimize import minimize
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `xlnet fit` runs: else this process's idle BLAS threads
+                                                    # spin beside the timed runs
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
 
-import xlnet
-from xlnet.commands.build import build
-from xlnet.fitting.estimator import GradientFit
-from xlnet.model.net import SHEETS
-from xlnet.fitting.optim import keep_freed_memory
-from xlnet.workbook.book import Workbook
+import xlnet  # noqa: E402
+from xlnet.commands.build import build  # noqa: E402
+from xlnet.fitting.estimator import GradientFit  # noqa: E402
+from xlnet.model.net import SHEETS  # noqa: E402
+from xlnet.fitting.optim import keep_freed_memory  # noqa: E402
+from xlnet.workbook.book import Workbook  # noqa: E402
 
 
 def scipy_lbfgs(model, X, y, starts):
@@ -44,9 +47,11 @@ def scipy_lbfgs(model, X, y, starts):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3, help="starts of each sheet fitted by both (at least 1)")
     ap.add_argument("--runs", type=int, default=7, help="runs of the whole `xlnet fit` command (their median)")
     args = ap.parse_args()
+    if args.seeds < 1:
+        ap.error("--seeds must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         path = build(out=Path(tmp) / "t.xlsx").out
         compileall.compile_dir(Path(xlnet.__file__).parent, quiet=1)  # byte-code, as pip's install of the wheel
