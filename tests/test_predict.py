@@ -157,6 +157,36 @@ def test_bad_inputs_are_one_error_line_and_nothing_written(tmp_path):
     assert (tmp_path / "o.csv").read_text() == "mine"
 
 
+@pytest.mark.parametrize("fork", [True, False])
+def test_the_csv_parsed_beside_the_workbook_gives_the_same_and_its_errors_come_after_the_workbooks(
+        tmp_path, monkeypatch, fork):
+    """predict parses the CSV in a forked worker while it reads the model sheets (table.reading.parsed_ahead):
+    the same predictions as parsed in turn, its chunks in order; a bad line is named as before, but only once the
+    workbook has been read, so a workbook that cannot be used is named first."""
+    from xlnet.table import reading
+    monkeypatch.setattr(reading, "ENCODE_ROWS", 50)  # many chunks
+    if not fork:
+        monkeypatch.setattr(reading, "can_fork", lambda: False)
+    s = build(out=tmp_path / "t.xlsx")
+    new, out = tmp_path / "new.csv", tmp_path / "o.csv"
+    with open(ROOT / "src" / "xlnet" / "presets" / "titanic.csv") as f:
+        new.write_text(f.read())
+    r = run("predict", s.out, new, "--out", out)
+    assert r.exit_code == 0, r.output
+    monkeypatch.setattr(reading, "can_fork", lambda: False)
+    r = run("predict", s.out, new, "--out", tmp_path / "alone.csv")
+    assert out.read_text() == (tmp_path / "alone.csv").read_text() and len(rows(out)) == 892
+    new.write_text(new.read_text().replace("\n", "\n3,A,male\n", 1))  # line 2 has too few fields
+    r = run("predict", s.out, new, "--out", tmp_path / "bad.csv")
+    assert r.exit_code == 1 and r.output.startswith(f"Error: {new}: line 2 has 3 fields but the header has")
+    wb = openpyxl.load_workbook(s.out)
+    del wb["mmult"]
+    wb.save(tmp_path / "edited.xlsx")
+    r = run("predict", tmp_path / "edited.xlsx", new, "--out", tmp_path / "bad.csv")
+    assert r.exit_code == 1 and "the sheet 'mmult' is missing" in r.output and str(new) not in r.output, r.output
+    assert not (tmp_path / "bad.csv").exists()
+
+
 def test_the_live_predict_sheet_computes_in_libreoffice_what_the_csv_says(tmp_path, libreoffice):
     s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=3, valid_pct=0.2)
     assert run("fit", s.out, "--quiet", "--restarts", "4", "--epochs", "20").exit_code == 0

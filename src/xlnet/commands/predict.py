@@ -11,6 +11,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from xlnet.model.features import derive, feature_matrix, value_columns
 from xlnet.model.net import SHEETS
 from xlnet.model.spec import level_key
 from xlnet.table.cleaning import missing_mask
-from xlnet.table.reading import CsvSource, check_columns, type_cells, type_column
+from xlnet.table.reading import CsvSource, check_columns, parsed_ahead, type_cells, type_column
 from xlnet.workbook.book import Workbook
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.safety import replacing
@@ -76,23 +77,27 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
     if model is not None and model not in SHEETS:
         raise XlnetError(f"--model must be one of {', '.join(SHEETS)}, not {model!r}.")
     with Workbook.open(workbook, change=sheet, elsewhere=False) as book:  # its --out names the CSV
-        sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
-        predictions, env = _predict(sheets, book.spec, csv_path, model, id_column, keep_env=sheet)
+        spec = book.spec
+        source = CsvSource(csv_path, noun=spec.noun)
+        id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header
+                                else None)
+        needed = [c.name for c in spec.features if not c.is_derived] + spec.inputs + ([id_name] if id_name else [])
+        with parsed_ahead(source, needed) as chunks:  # the CSV parsed while the model sheets are read
+            sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
+            predictions, env = _predict(sheets, spec, source, chunks, model, id_column, id_name, keep_env=sheet)
         if sheet:
             predictions.sheet = book.set_predict_sheet(sheets, env, predictions.ids, predictions.id_name)
             book.save()
     return predictions
 
 
-def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id_column: str | None,
-             keep_env: bool = False):
+def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Callable[[], Iterator], model: str | None,
+             id_column: str | None, id_name: str | None, keep_env: bool = False):
     """The predictions, a chunk of the CSV's rows at a time; with `keep_env`, also every row's feature values
     (for the predict sheet), else memory holds one chunk's."""
     name, why = choose_model(sheets, model)
     sheet = sheets[name]
-    source = CsvSource(csv_path, noun=spec.noun)
     check_columns(source, spec, need_target=False)
-    id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header else None)
     if id_column and id_column not in source.header:
         raise XlnetError(f"{source.source}: --id names {id_column!r}, which is not a column.")
     train = sheet.train_rows()
@@ -106,8 +111,7 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
             fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
         return fills[c.name]
     ids, values, envs = [], [], []
-    needed = [c.name for c in spec.features if not c.is_derived] + spec.inputs + ([id_name] if id_name else [])
-    for table in source.chunks(only=needed):
+    for table in chunks():
         env = {**_new_rows(table, spec, fill, seen, filled, unseen), **statistics}
         X = feature_matrix(spec, env)
         model = sheet.model
@@ -124,7 +128,7 @@ def _predict(sheets: dict[str, SheetData], spec, csv_path, model: str | None, id
     filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
     no_id = spec.id_column.name if spec.id_column and not id_name else None
-    return Predictions(Path(csv_path), name, why, ids, id_name or "row", values, labels, spec.target,
+    return Predictions(source.source, name, why, ids, id_name or "row", values, labels, spec.target,
                        spec.classes, filled, unseen, no_id=no_id), _joined(envs) if keep_env else None
 
 

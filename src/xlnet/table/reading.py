@@ -20,11 +20,12 @@ import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, TextIO
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
 import numpy as np
 
 from xlnet.errors import XlnetError
+from xlnet.workers import can_fork, in_background
 from xlnet.model.spec import MISSING_MARKERS, Column, Spec, TypeTracker, parse_number
 
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
@@ -392,6 +393,51 @@ class CsvSource:
                                            for c in columns], lines[keep], self.decimal_comma)
 
 
+@contextlib.contextmanager
+def parsed_ahead(source: CsvSource, only: Iterable[str] | None = None) -> Iterator[Callable[[], Iterator[Table]]]:
+    """source.chunks(only=only), parsed by a forked worker while the caller does other work (predict reads the
+    workbook meanwhile). The block gets a function that waits for the worker and gives the chunks one at a time,
+    read back from the temporary file the worker left them in, so memory holds one; it raises what the worker
+    raised (a CSV's refusal comes after the workbook's, as it did). Without a second core, chunks() parses then."""
+    only = None if only is None else list(only)
+    if not can_fork():
+        yield lambda: source.chunks(only=only)
+        return
+    with _temporary(source) as spool:
+        def parse() -> int:
+            n = 0
+            with _kept(source):
+                for chunk in source.chunks(only=only):
+                    pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    n += 1
+                spool.flush()
+            return n
+
+        with in_background(parse) as result:
+            def chunks() -> Iterator[Table]:
+                n = result()
+                spool.seek(0)
+                for _ in range(n):
+                    yield pickle.load(spool)
+            yield chunks
+
+
+@contextlib.contextmanager
+def _temporary(source: CsvSource) -> Iterator[BinaryIO]:
+    with _kept(source), tempfile.TemporaryFile() as spool:
+        yield spool
+
+
+@contextlib.contextmanager
+def _kept(source: "CsvSource | Spooled") -> Iterator[None]:
+    """A temporary file of the source's rows that cannot be made or written, as one line."""
+    try:
+        yield
+    except OSError as e:
+        raise XlnetError(f"{source.source}: cannot keep its rows in a temporary file ({e.strerror}); make room in "
+                         f"{tempfile.gettempdir()} or point TMPDIR elsewhere.") from None
+
+
 class Spooled:
     """A source of chunks read once: the first pass keeps each chunk in a temporary file, and every later pass
     reads them from there, faster than parsing the CSV again and sure to see the same rows."""
@@ -403,7 +449,7 @@ class Spooled:
         self.kept = 0  # chunks in the spool, once a whole pass has been kept
 
     def chunks(self) -> Iterator[Table]:
-        try:
+        with _kept(self):
             if self.kept:
                 self.spool.seek(0)
                 for _ in range(self.kept):
@@ -418,9 +464,6 @@ class Spooled:
                 n += 1
                 yield chunk
             self.kept = n
-        except OSError as e:
-            raise XlnetError(f"{self.source}: cannot keep its rows in a temporary file ({e.strerror}); make room in "
-                             f"{tempfile.gettempdir()} or point TMPDIR elsewhere.") from None
 
     def close(self) -> None:
         if self.spool is not None:
