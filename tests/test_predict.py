@@ -187,6 +187,23 @@ def test_the_csv_parsed_beside_the_workbook_gives_the_same_and_its_errors_come_a
     assert not (tmp_path / "bad.csv").exists()
 
 
+def test_no_room_for_the_parsed_csv_is_one_line(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    s = build(out=tmp_path / "t.xlsx")
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    new = tmp_path / "new.csv"
+    new.write_text("Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n3,A,male,22,0,0,7,S\n")
+    r = run("predict", s.out, new, "--out", tmp_path / "o.csv")
+    assert (r.exit_code, r.output) == (1, f"Error: {new}: cannot keep its rows in a temporary file (No space left "
+                                          f"on device); make room in {tempfile.gettempdir()} or point TMPDIR "
+                                          "elsewhere.\n")
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_the_live_predict_sheet_computes_in_libreoffice_what_the_csv_says(tmp_path, libreoffice):
     s = build(PENGUINS, tmp_path / "p.xlsx", target="sex", loss="logloss", hidden=3, valid_pct=0.2)
     assert run("fit", s.out, "--quiet", "--restarts", "4", "--epochs", "20").exit_code == 0

@@ -25,8 +25,8 @@ from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 import numpy as np
 
 from xlnet.errors import XlnetError
-from xlnet.workers import can_fork, in_background
 from xlnet.model.spec import MISSING_MARKERS, Column, Spec, TypeTracker, parse_number
+from xlnet.workers import can_fork, in_background
 
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -403,29 +403,27 @@ def parsed_ahead(source: CsvSource, only: Iterable[str] | None = None) -> Iterat
     if not can_fork():
         yield lambda: source.chunks(only=only)
         return
-    with _temporary(source) as spool:
-        def parse() -> int:
-            n = 0
+    with _kept(source):
+        spool = tempfile.TemporaryFile()
+    with spool, in_background(lambda: _spool(source, only, spool)) as result:
+        def chunks() -> Iterator[Table]:
+            n = result()
             with _kept(source):
-                for chunk in source.chunks(only=only):
-                    pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
-                    n += 1
-                spool.flush()
-            return n
-
-        with in_background(parse) as result:
-            def chunks() -> Iterator[Table]:
-                n = result()
                 spool.seek(0)
                 for _ in range(n):
                     yield pickle.load(spool)
-            yield chunks
+        yield chunks
 
 
-@contextlib.contextmanager
-def _temporary(source: CsvSource) -> Iterator[BinaryIO]:
-    with _kept(source), tempfile.TemporaryFile() as spool:
-        yield spool
+def _spool(source: CsvSource, only: list[str] | None, spool: BinaryIO) -> int:
+    """The chunks pickled into `spool`, one after another: how many."""
+    n = 0
+    with _kept(source):
+        for chunk in source.chunks(only=only):
+            pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            n += 1
+        spool.flush()
+    return n
 
 
 @contextlib.contextmanager
