@@ -45,3 +45,18 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
 def test_python_dash_m_xlnet():
     r = subprocess.run([sys.executable, "-m", "xlnet", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("Usage: xlnet [OPTIONS] COMMAND [ARGS]...")
+
+
+def test_the_command_leaves_at_once_yet_a_profiler_gets_its_teardown(tmp_path):
+    """`python -m xlnet` skips the interpreter's teardown (os._exit once its output is flushed), so its output and
+    exit status must come out whole; under a profiler it exits normally, so the profile is written."""
+    import sys
+    done = subprocess.run([sys.executable, "-m", "xlnet", "fit", str(tmp_path / "none.xlsx")], capture_output=True,
+                          text=True)
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (1, "", 1) and "Error:" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "xlnet", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and all(f"  {c} " in done.stdout for c in ("build", "fit", "predict", "restore"))
+    profile = tmp_path / "xlnet.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "xlnet", "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and profile.stat().st_size > 0

@@ -37,6 +37,8 @@ def _leave(code) -> NoReturn:
         if code is not None:
             print(code, file=sys.stderr)
         code = 0 if code is None else 1
+    if sys.gettrace() is not None or sys.getprofile() is not None:  # a profiler or coverage writes at teardown
+        sys.exit(code)
     try:
         sys.stdout.flush()
         sys.stderr.flush()
