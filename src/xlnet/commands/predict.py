@@ -81,8 +81,7 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
         source = CsvSource(csv_path, noun=spec.noun)
         id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header
                                 else None)
-        needed = [c.name for c in spec.features if not c.is_derived] + spec.inputs + ([id_name] if id_name else [])
-        with parsed_ahead(source, needed) as chunks:  # the CSV parsed while the model sheets are read
+        with parsed_ahead(source, _columns_read(spec) + ([id_name] if id_name else [])) as chunks:  # the CSV parsed while the model sheets are read
             sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
             predictions, env = _predict(sheets, spec, source, chunks, model, id_column, id_name, keep_env=sheet)
         if sheet:
@@ -130,6 +129,11 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
     no_id = spec.id_column.name if spec.id_column and not id_name else None
     return Predictions(source.source, name, why, ids, id_name or "row", values, labels, spec.target,
                        spec.classes, filled, unseen, no_id=no_id), _joined(envs) if keep_env else None
+
+
+def _columns_read(spec) -> list[str]:
+    """The CSV columns _new_rows reads: the features written from a column, and the inputs of derived ones."""
+    return [c.name for c in spec.features if not c.is_derived] + spec.inputs
 
 
 def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: Counter) -> dict:

@@ -335,7 +335,7 @@ class UnitGrad:
 
     def of_layer(self, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Unit k's part of f(the layer's values), f taken once for the whole layer (units, ..., rows): the parts
-        of one result, a layer that reads them takes them whole (_units_first)."""
+        of one result, a layer that reads them takes them whole (_stacked)."""
         key = self.key + (f,)
         if key not in self.env:
             self.env[key] = f(self.env[self.key])
@@ -411,7 +411,7 @@ class Dense(Op):
         U = self.units_first(env[self.block])  # (..., units, inputs + 1)
         n = len(self.inputs)
         if key not in env:
-            H = env[key + ("H",)] = _units_first([env[name] for name in self.inputs])  # (inputs, ..., rows)
+            H = env[key + ("H",)] = _stacked(env, self.inputs)  # (inputs, ..., rows)
             Z = np.empty((U.shape[-2],) + H.shape[1:])
             np.matmul(U[..., :n], _back(H), out=_back(Z))
             Z += _front(U[..., n:])
@@ -429,9 +429,10 @@ class Dense(Op):
         return Z[self.k], UnitGrad(env, key, Z.shape, self.k, finish)
 
 
-def _units_first(columns: list[np.ndarray]) -> np.ndarray:
-    """Columns (..., rows), each broadcast to the shape of all, as one array (columns, ..., rows): where they are
-    the parts of one such array, in order (a layer's units), that array itself, not a copy."""
+def _stacked(env: dict, names: tuple[str, ...]) -> np.ndarray:
+    """Columns of the same rows, each broadcast to the shape of all, as one array (len(names), ..., rows): where
+    they are the parts of one such array, in order (a layer's units), that array itself, not a copy."""
+    columns = [env[name] for name in names]
     base = getattr(columns[0], "base", None)
     if isinstance(base, np.ndarray) and base.ndim == columns[0].ndim + 1 and base.shape[0] == len(columns) \
             and all(c.base is base and c.shape == base.shape[1:] and c.strides == base.strides[1:]
@@ -475,11 +476,6 @@ class LogLoss(Op):
         return loss, lambda g, grads: dz(g * (p - y), grads)
 
 
-def _stacked(env: dict, names: tuple[str, ...]) -> np.ndarray:
-    """Columns of the same rows as one array (..., len(names), rows)."""
-    return np.stack(np.broadcast_arrays(*(env[name] for name in names)), -2)
-
-
 class RowMax(Op):
     """The row's largest value among some columns (a softmax subtracts it: EXP never overflows)."""
     function, reduce = "MAX", staticmethod(np.max)
@@ -491,7 +487,7 @@ class RowMax(Op):
         return f"{self.function}({at.columns_row(self.names)})"
 
     def forward(self, env):
-        return self.reduce(_stacked(env, self.names), axis=-2), _nothing
+        return self.reduce(_stacked(env, self.names), axis=0), _nothing
 
 
 class RowSum(RowMax):
@@ -538,8 +534,8 @@ class SoftmaxLoss(Op):
                 f"-SUMPRODUCT({at.columns_row(self.y)},{at.columns_row(self.z)})")
 
     def forward(self, env):
-        Z = _units_first([env[name] for name in self.z])  # (classes, ..., rows)
-        Y = _units_first([env[name] for name in self.y])
+        Z = _stacked(env, self.z)  # (classes, ..., rows)
+        Y = _stacked(env, self.y)
         Y = Y.reshape(Y.shape[:1] + (1,) * (Z.ndim - Y.ndim) + Y.shape[1:])
         top = Z.max(axis=0, keepdims=True)
         E = np.exp(Z - top)
@@ -565,7 +561,7 @@ class Argmax(Op):
         return f"INDEX({at.labels_row(self.names)},1,MATCH(MAX({row}),{row},0))"
 
     def forward(self, env):
-        return _stacked(env, self.names).argmax(axis=-2).astype(float), _nothing
+        return _stacked(env, self.names).argmax(axis=0).astype(float), _nothing
 
 
 class Summary(Op):
