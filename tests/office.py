@@ -6,6 +6,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from xlnet.peers.libreoffice import remove_pipes
+
 # Without this, LibreOffice keeps the cached values of an .xlsx instead of recalculating.
 REGISTRY = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -69,6 +71,7 @@ def run_uno(action: str, *args: Path) -> dict:
         finally:
             os.killpg(office.pid, signal.SIGKILL)
             office.wait()
+            remove_pipes(f"file://{profile}", pipe)
 
 
 def ssconvert() -> str | None:

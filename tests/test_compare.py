@@ -3,17 +3,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from office import soffice
 from test_workbook import reference_params
 from xlnet.commands.build import build
 from xlnet.cli import cli
 from xlnet.errors import XlnetError
-from xlnet.peers.libreoffice import solve
+from xlnet.peers import libreoffice as peers_libreoffice
+from xlnet.peers.libreoffice import office_pipes, remove_pipes, solve
 
 HEADER = "Survived,Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked\n"
 
@@ -102,9 +109,13 @@ def small_workbook(tmp_path, libreoffice):
     return build(csv, tmp_path / "small.xlsx", seed=3).out
 
 
-def test_compare_races_libreoffices_solver(small_workbook):
+def test_compare_races_libreoffices_solver(small_workbook, monkeypatch):
     before = sha(small_workbook)
+    runs = []  # soffice quits when asked: no socket of its run left in /tmp even without remove_pipes
+    monkeypatch.setattr(peers_libreoffice, "remove_pipes", lambda profile, pipe: runs.append((profile, pipe)))
     r = compare(small_workbook, "--libreoffice", "--time-limit", "2", "--model", "linear", "--json")
+    (profile, pipe), = runs
+    assert not pipe_paths(profile, pipe) 
     assert r.exit_code == 0, r.output
     (linear,) = json.loads(r.output)
     lo = linear["libreoffice"]
@@ -113,6 +124,28 @@ def test_compare_races_libreoffices_solver(small_workbook):
     assert lo["loss"] == pytest.approx(lo["xlnet_loss"], rel=1e-12)
     assert linear["xlnet"]["train_loss"] <= lo["loss"] * (1 + 1e-9)
     assert sha(small_workbook) == before
+
+
+def pipe_paths(profile: str, pipe: str) -> list[Path]:
+    return [path for path in office_pipes(profile, pipe) if path.exists()]
+
+
+def test_a_killed_soffices_sockets_are_removed(tmp_path, libreoffice):
+    profile, pipe = f"file://{tmp_path}/profile", f"xlnet-test-{os.getpid()}"
+    office = subprocess.Popen([soffice(), f"-env:UserInstallation={profile}", "--headless", "--invisible",
+                               "--norestore", "--nologo", "--nodefault", f"--accept=pipe,name={pipe};urp;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(pipe_paths(profile, pipe)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(pipe_paths(profile, pipe)) == 2  # the profile's and the accept pipe's
+    finally:
+        os.killpg(office.pid, signal.SIGKILL)
+        office.wait()
+    assert len(pipe_paths(profile, pipe)) == 2  # a kill leaves them
+    remove_pipes(profile, pipe)
+    assert pipe_paths(profile, pipe) == []
 
 
 def test_a_missing_engine_says_how_to_install_it(small_workbook):

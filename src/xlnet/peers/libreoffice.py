@@ -1,10 +1,13 @@
 """Racing LibreOffice's own solver on a copy of a workbook, headless, through UNO."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -18,6 +21,7 @@ from xlnet.errors import XlnetError
 SCRIPT = Path(__file__).with_name("lo_solver.py")
 UNO_PYTHONS = ("/usr/bin/python3", "python3")
 ENGINES = ("swarm", "deps", "sco")
+QUIT_SECONDS = 20  # for soffice to quit once asked to (it removes its pipes from /tmp as it does)
 BOUND = 10.0  # every parameter is searched in [-BOUND, BOUND]
 INSTALL = {
     "swarm": "sudo apt-get install libreoffice-calc-nogui python3-uno",
@@ -40,6 +44,23 @@ def _uno_python(engine: str) -> str:
         if exe and subprocess.run([exe, "-c", "import uno"], capture_output=True).returncode == 0:
             return exe
     raise XlnetError(f"LibreOffice's Python bridge (uno) is missing; install it with: {INSTALL[engine]}")
+
+
+def office_pipes(profile: str, pipe: str) -> list[Path]:
+    """Where a soffice run with this profile URL and accept pipe makes its sockets: /tmp/OSL_PIPE_<uid>_<name>
+    (/var/tmp where /tmp cannot be written), the profile's named by the MD5 of its URL in UTF-16, each byte in hex
+    without a leading zero. It removes them when it quits; a kill leaves them."""
+    digest = "".join(f"{b:x}" for b in hashlib.md5(profile.encode("utf-16-le")).digest())
+    return [Path(folder) / f"OSL_PIPE_{os.getuid()}_{name}" for folder in ("/tmp", "/var/tmp")
+            for name in (f"SingleOfficeIPC_{digest}", pipe)]
+
+
+def remove_pipes(profile: str, pipe: str) -> None:
+    """Remove the sockets of a soffice run (office_pipes) that a kill left behind."""
+    for path in office_pipes(profile, pipe):
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(path.lstat().st_mode):
+                path.unlink()
 
 
 def _stop(process: subprocess.Popen | None) -> None:
@@ -70,12 +91,12 @@ def solve(path: str | Path, sheets: list[dict], *, engine: str = "swarm", time_l
     with tempfile.TemporaryDirectory(prefix="xlnet-lo-") as tmp:
         copy = Path(tmp) / "workbook.xlsx"
         shutil.copyfile(path, copy)
-        pipe = f"xlnet-{uuid.uuid4().hex}"
+        pipe, profile = f"xlnet-{uuid.uuid4().hex}", f"file://{tmp}/profile"
         job = {"workbook": str(copy), "pipe": pipe, "engine": engine, "time_limit": time_limit,
                "bound": BOUND, "sheets": sheets}
         try:
             office = subprocess.Popen(
-                [soffice, f"-env:UserInstallation=file://{tmp}/profile", "--headless", "--invisible", "--norestore",
+                [soffice, f"-env:UserInstallation={profile}", "--headless", "--invisible", "--norestore",
                  "--nologo", "--nodefault", f"--accept=pipe,name={pipe};urp;"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
             script = subprocess.Popen([python, str(SCRIPT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -94,6 +115,8 @@ def solve(path: str | Path, sheets: list[dict], *, engine: str = "swarm", time_l
                     progress(result)
             script.wait()
             timer.cancel()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                office.wait(QUIT_SECONDS)  # it quits once the script has asked it to: see _stop
             if len(results) < len(sheets):
                 if time.monotonic() - started >= deadline:
                     raise XlnetError(f"LibreOffice's solver did not finish within {deadline:.0f} s; "
@@ -102,4 +125,5 @@ def solve(path: str | Path, sheets: list[dict], *, engine: str = "swarm", time_l
         finally:
             _stop(script)
             _stop(office)
+            remove_pipes(profile, pipe)
     return results

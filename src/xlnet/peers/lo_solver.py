@@ -92,6 +92,10 @@ def main():
             print(json.dumps(solve_sheet(smgr, ctx, doc, job, spec)), flush=True)
     finally:
         doc.close(True)
+        try:
+            desktop.terminate()  # soffice then exits by itself, removing its pipes from /tmp (a kill leaves them)
+        except Exception:  # the bridge goes down as it exits
+            pass
 
 
 if __name__ == "__main__":
