@@ -184,3 +184,18 @@ def test_every_shapes_gradient_matches_central_differences(tmp_path, target, hid
             numeric[idx] = (loss(Wp) - loss(Wm)) / (2 * h)
         # the body masses' squared errors are about 1e7: differences of the loss carry its rounding, ~1e-9 of it
         np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-6 * np.abs(g).max(), err_msg=name)
+
+
+def test_a_deep_multiclass_nnet_and_mmult_are_one_net_whose_parameters_map_both_ways(tmp_path):
+    s = build(PENGUINS, tmp_path / "s.xlsx", target="species", hidden="3,2")
+    sheets = read_sheets(s.out)
+    nnet, mmult = sheets["nnet"], sheets["mmult"]
+    assert nnet.model.same_net(mmult.model) and mmult.model.same_net(nnet.model)
+    W = mmult.model.params_from(nnet.model, nnet.W)
+    assert [b.shape for b in mmult.model.blocks] == [b.shape[::-1] for b in nnet.model.blocks]
+    X, y = nnet.train_data()
+    assert mmult.model.loss_and_grad(X, y, W[None])[0][0] == pytest.approx(
+        nnet.model.loss_and_grad(X, y, nnet.W[None])[0][0], rel=1e-12)
+    assert np.array_equal(nnet.model.params_from(mmult.model, W), nnet.W)
+    other = build(PENGUINS, tmp_path / "o.xlsx", target="species", hidden="2,3")  # the same sizes, other order
+    assert not nnet.model.same_net(read_sheets(other.out)["mmult"].model)

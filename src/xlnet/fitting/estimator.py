@@ -1,6 +1,7 @@
 """GradientFit: the numpy solver, as Excel Solver would fit a sheet, but better and faster."""
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -9,6 +10,7 @@ import numpy as np
 from xlnet.errors import XlnetError
 from xlnet.fitting.optim import adam, keep_freed_memory, lbfgs, newton_step
 from xlnet.model.net import Model
+from xlnet.workers import can_fork, forked_map
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
 CELLS_IN_CACHE = 1 << 18  # restarts x rows per call on many rows, for the same reason
@@ -18,6 +20,10 @@ MIDDLE_FROM = 262_144  # on more rows than this, every restart is first finished
 MIDDLE_ROWS = 65_536   # ... of this many (below, that costs more than finishing FINISH on every row) ...
 FINAL = 5              # ... and the best this many (the workbook's among them) then on every row, where ...
 SETTLED_PRUNE = {"prune": 0.005, "prune_after": 10}  # ... they start ranked, at bottoms: one 0.5 % worse stops
+
+
+def _quiet(steps: int) -> None:
+    pass
 
 
 def objective(model: Model, X: np.ndarray, y: np.ndarray, weight_decay: float = 0.0):
@@ -46,9 +52,9 @@ def _in_blocks(model: Model, X: np.ndarray, y: np.ndarray, W: np.ndarray, weight
 class GradientFit:
     """Multi-start Adam, then L-BFGS to the bottom of each basin; the best restart wins.
 
-    Restart 0 starts from the parameters given to `fit` (the workbook's), so a fit
-    never ends worse than where it began; the others start from the lesson's
-    RAND()-0.5, drawn from `random_state`. On many rows, Adam runs on a sample and only
+    The first restarts start from the parameters given to `fit` (the workbook's: one set, or one per sheet where
+    a fit serves several sheets of one net), so a fit never ends worse than where it began; the others start from
+    the lesson's RAND()-0.5, drawn from `random_state`. The restarts are shared out between a process per core. On many rows, Adam runs on a sample and only
     the best few restarts are finished on every row. On very many, L-BFGS first finishes every restart on a
     larger sample, which ranks the basins: at 1,000,000 rows the best 8 of Adam's screen ended 1.2-1.8 % above a
     100-restart full-batch fit, and this ends within 0.001 % of it, in less time.
@@ -99,6 +105,12 @@ class GradientFit:
         return "xlnet Adam + L-BFGS", self.settings()
 
     def fit(self, model: Model, X: np.ndarray, y: np.ndarray, W0: np.ndarray) -> "GradientFit":
+        """Fit `model` to the rows X, y from the starting parameters W0 (n_params,) or several (k, n_params).
+
+        Returns
+        -------
+        self, with the best parameters W_, their objective loss_, the loss curve and the iterations.
+        """
         start = time.perf_counter()
         ((self.W_, self.loss_, self.loss_curve_, self.n_iter_, _),) = self._fit(model, X, y, W0,
                                                                                (self.weight_decay,), None)
@@ -118,13 +130,34 @@ class GradientFit:
         returned: at a million rows each decay's fit on every row costs as much as the whole of the rest."""
         return self._fit(model, X, y, W0, tuple(decays), choose)
 
+    def _lbfgs(self, f: Callable, W: np.ndarray, **settings) -> tuple[np.ndarray, list[float]]:
+        return self._shared(lambda Wi, progress: lbfgs(f, Wi, iters=self.lbfgs_iters, progress=progress, **settings),
+                            W)
+
+    def _shared(self, run: Callable, W: np.ndarray, can_share: bool = True) -> tuple[np.ndarray, list[float]]:
+        """run(W, progress) -> (W, curve), Adam's or L-BFGS's, of the restarts W, shared out between a forked
+        worker per core where forking is available: each restart's path is its own (only L-BFGS's pruning looks at
+        the others, and a share prunes against its own best, so it stops no restart that the whole would have
+        kept). The curve is the best restart's loss at each step, as one run of them all gives it (NaN where not
+        measured); the first share reports progress."""
+        shares = [part for part in np.array_split(np.arange(len(W)), os.cpu_count() or 1) if len(part)]
+        if len(shares) < 2 or not can_share or not can_fork():
+            return run(W, self.progress)
+        done = forked_map(lambda i, count: run(W[shares[i]], count if i == 0 else _quiet),
+                          list(range(len(shares))), self.progress)
+        longest = max(len(curve) for _, curve in done)
+        curves = np.array([curve + curve[-1:] * (longest - len(curve)) for _, curve in done if curve], float)
+        curve = np.fmin.reduce(curves).tolist() if len(curves) else []
+        self.progress(len(curve) - len(done[0][1]))
+        return np.concatenate([Wi for Wi, _ in done]), curve
+
     def _sample_path(self, model: Model, X: np.ndarray, y: np.ndarray, W: np.ndarray,
                      decays: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each decay's fit on a sample, warm from the one before: (its best W, its best FINAL to go on) each."""
         path = []
         for decay in decays:
             f = objective(model, X, y, decay)
-            Wd, steps = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress)
+            Wd, steps = self._lbfgs(f, W)
             self.progress(self.lbfgs_iters - len(steps))
             losses = f(Wd, None)[0]
             W = Wd[np.argsort(np.where(np.isfinite(losses), losses, np.inf))[:FINAL]]
@@ -134,9 +167,9 @@ class GradientFit:
     def _fit(self, model, X, y, W0, decays, choose) -> list[tuple[np.ndarray, float, list[float], int, float]]:
         keep_freed_memory()
         rng = np.random.default_rng(self.random_state)
-        W0 = np.ravel(W0)
+        own = np.atleast_2d(W0)  # the workbook's starts: one per sheet the fit serves
         restarts = 1 if model.convex else self.restarts
-        W = np.concatenate([W0[None], rng.uniform(-0.5, 0.5, (restarts - 1, model.n_params))])
+        W = np.concatenate([own, rng.uniform(-0.5, 0.5, (restarts - 1, model.n_params))])
         f = objective(model, X, y, decays[0])
         screen, monitor, settled = f, None, False
         if len(y) > SCREEN_ROWS and restarts > FINISH:
@@ -145,19 +178,22 @@ class GradientFit:
             monitor = lambda W, losses: float(f(W[[int(np.argmin(losses))]], None)[0][0])
         epochs = 0 if model.convex and self.lbfgs_iters else self.epochs  # one basin: Newton, then L-BFGS, find it
         self.progress(self.epochs - epochs)
-        W, curve = adam(screen, W, epochs=epochs, lr=self.lr, n_rows=min(len(y), SCREEN_ROWS) if monitor
-                        else len(y), batch_size=self.batch_size, rng=rng, progress=self.progress, monitor=monitor)
+        n_rows = min(len(y), SCREEN_ROWS) if monitor else len(y)
+        W, curve = self._shared(lambda Wi, progress: adam(
+            screen, Wi, epochs=epochs, lr=self.lr, n_rows=n_rows, batch_size=self.batch_size, rng=rng,
+            progress=progress, monitor=monitor), W, can_share=not self.batch_size)  # minibatches draw from rng
         if monitor is not None:
             losses, finish = screen(W, None)[0], FINISH
             middle = np.sort(rng.choice(len(y), MIDDLE_ROWS, replace=False)) if self._middle(model, len(y)) else None
             if middle is not None:
                 rough = objective(model, X[middle], y[middle], decays[0])
-                W, steps = lbfgs(rough, W, iters=self.lbfgs_iters, progress=self.progress)
+                W, steps = self._lbfgs(rough, W)
                 self.progress(self.lbfgs_iters - len(steps))
                 losses, finish, settled = rough(W, None)[0], FINAL, True
                 curve += [float("nan")] * len(steps)  # a sample's loss, not the sheet's: left out of the curve
-            best = [i for i in np.argsort(losses) if i != 0][:finish - 1]
-            W = W[[0] + best]
+            ranked = np.argsort(losses)  # the best of the workbook's starts goes on, and the best finish - 1 others
+            best = [i for i in ranked if i >= len(own)][:finish - 1]
+            W = W[[next(i for i in ranked if i < len(own))] + best]
             if len(decays) > 1 and middle is not None:
                 path = self._sample_path(model, X[middle], y[middle], W, decays)
                 i = choose([(Wd, decay) for (Wd, _), decay in zip(path, decays)])
@@ -170,8 +206,7 @@ class GradientFit:
                 W = newton_step(f, W)
                 newton = [float(f(W, None)[0].min())]
                 self.progress(1)
-            Wd, polish = lbfgs(f, W, iters=self.lbfgs_iters, progress=self.progress,
-                               **(SETTLED_PRUNE if settled else {}))
+            Wd, polish = self._lbfgs(f, W, **(SETTLED_PRUNE if settled else {}))
             polish = newton + polish
             self.progress(max(0, self.lbfgs_iters - len(polish)))
             losses = f(Wd, None)[0]

@@ -27,7 +27,7 @@ EXTREME = 1e100  # a parameter this large makes the loss overflow: it is the cau
 LARGE_DATA = 1e6  # a feature this large makes any step size diverge
 IMPROVEMENT = 1e-12  # relative: a smaller gain is below the spreadsheet's rounding, and not written
 DECAY_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # weight decays tried when the validation set chooses
-FIT_VERSION = 2  # raise it when a change to the fit changes what the same settings reach: see fit_key
+FIT_VERSION = 3  # raise it when a change to the fit changes what the same settings reach: see fit_key
 
 Chooser = Callable[[list[tuple[np.ndarray, float]]], int]
 
@@ -44,6 +44,12 @@ class FitJob:
     settings: dict
     decays: tuple[float, ...] = (0.0,)
     choose: Chooser | None = None
+    also: tuple[str, ...] = ()  # the other sheets the fit serves (see one_fit_each)
+
+    @property
+    def label(self) -> str:
+        names = " and ".join(repr(name) for name in (self.name, *self.also))
+        return f"sheets {names}" if self.also else f"sheet {names}"
 
     def fitter(self, progress: Callable[[int], None] | None = None) -> GradientFit:
         return GradientFit(**{**self.settings, "weight_decay": self.decays[0], "progress": progress})
@@ -70,14 +76,16 @@ def fit_job(job: FitJob, progress: Callable[[int], None] = lambda _: None) -> li
         seconds = (time.perf_counter() - start) / len(fits)
         return [Fitted(W, curve, n_iter, seconds, decay) for W, _, curve, n_iter, decay in fits]
     except XlnetError as e:
-        raise XlnetError(f"sheet {job.name!r}: {e}") from None
+        raise XlnetError(f"{job.label}: {e}") from None
 
 
-def run_fits(jobs: list[FitJob], progress: Callable[[int], None] = lambda _: None) -> list[list[Fitted]]:
-    """fit_job of each job, a process per core; in turn where forking is not available. Workers are killed,
-    never orphaned, when the parent stops."""
+def run_fits(jobs: list[FitJob], progress: Callable[[int], None] = lambda _: None, *, in_turn: bool = False
+             ) -> list[list[Fitted]]:
+    """fit_job of each job, a process per core; in turn where forking is not available, or with `in_turn` (for a
+    few large jobs: each then shares its restarts out between a process per core, see GradientFit._lbfgs).
+    Workers are killed, never orphaned, when the parent stops."""
     getattr(progress, "expect", lambda total: None)(sum(job.steps() for job in jobs))
-    if len(jobs) < 2 or not can_fork():
+    if in_turn or len(jobs) < 2 or not can_fork():
         return [fit_job(job, progress) for job in jobs]
     order = sorted(range(len(jobs)), key=lambda i: jobs[i].model.convex)  # the nets first: a linear sheet is
     outcomes = forked_map(lambda i, count: fit_job(jobs[i], count), order, progress)  # quick, fills a gap at the end
@@ -90,11 +98,42 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
     sheet's chosen fit, its seconds those of all the decays tried."""
     jobs = [FitJob(s.name, s.model, *s.train_data(), s.W, settings, decays_to_try(s, weight_decay), chooser(s))
             for s in sheets]
-    chosen = []
-    for job, fits in zip(jobs, run_fits(jobs, progress)):
-        best = fits[job.choose([(f.W, f.decay) for f in fits])]
-        chosen.append(replace(best, seconds=sum(f.seconds for f in fits)))
+    groups = one_fit_each(jobs)
+    chosen: list[Fitted | None] = [None] * len(jobs)
+    for group, fits in zip(groups, run_fits([_together(jobs, group) for group in groups], progress, in_turn=True)):
+        first = jobs[group[0]]
+        best = fits[first.choose([(f.W, f.decay) for f in fits])]
+        for i in group:
+            chosen[i] = replace(best, W=jobs[i].model.params_from(first.model, best.W),
+                                seconds=sum(f.seconds for f in fits))
     return chosen
+
+
+def one_fit_each(jobs: list[FitJob]) -> list[list[int]]:
+    """The jobs that one fit serves, in groups: the same net (Model.same_net: nnet and mmult are one net, written
+    two ways) of the same rows under the same settings. Each group is fitted once, from every one of its sheets'
+    own starts as well as the random ones, and each of its sheets gets the best: fitted apart, the lesson's two
+    nets ended in different basins (0.12894 and 0.12994), each at the cost of a whole fit."""
+    groups: list[list[int]] = []
+    for i, job in enumerate(jobs):
+        for group in groups:
+            first = jobs[group[0]]
+            if first.model.same_net(job.model) and (first.settings, first.decays) == (job.settings, job.decays) \
+                    and np.array_equal(first.X, job.X) and np.array_equal(first.y, job.y):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def _together(jobs: list[FitJob], group: list[int]) -> FitJob:
+    """One job for a group of jobs (one_fit_each): the first's, starting also from the others' parameters."""
+    first = jobs[group[0]]
+    if len(group) == 1:
+        return first
+    starts = np.stack([first.W0] + [first.model.params_from(jobs[i].model, jobs[i].W0) for i in group[1:]])
+    return replace(first, W0=starts, also=tuple(jobs[i].name for i in group[1:]))
 
 
 def chooser(sheet: SheetData) -> Chooser:

@@ -49,6 +49,7 @@ class Model:
     probabilities: tuple[str, ...] = ()  # a multi-class sheet's probability columns, a class each
     target_columns: tuple[str, ...] = ("Loss",)  # the columns that need the target (no use for new rows)
     shown: tuple[str, ...] = ()  # columns the sheet shows that the loss does not read: a fit skips them
+    array: bool = False          # the blocks a column per unit (MMULT), not a row per unit
 
     @property
     def convex(self) -> bool:
@@ -67,6 +68,20 @@ class Model:
     def _computed(self) -> frozenset[str]:
         """The columns the model computes: a gradient flows into them, never into the data."""
         return frozenset(self.column_names)
+
+    def same_net(self, other: Model) -> bool:
+        """Whether `other` computes this net's function of the same parameters, its blocks perhaps the other way
+        round (nnet and mmult: a row per unit, or a column): then one fit serves both."""
+        shapes = [b.shape if self.array == other.array else b.shape[::-1] for b in other.blocks]
+        return self.depth > 0 and shapes == [b.shape for b in self.blocks] and \
+            (self.depth, self.task, self.target, self.decay, self.column_names, self.prediction) == \
+            (other.depth, other.task, other.target, other.decay, other.column_names, other.prediction)
+
+    def params_from(self, other: Model, theta: np.ndarray) -> np.ndarray:
+        """The parameters `theta` of `other`, a same_net, in this model's order."""
+        blocks = other.unpack(theta)
+        return self.pack({b.name: blocks[o.name] if self.array == other.array else np.swapaxes(blocks[o.name], -1, -2)
+                          for b, o in zip(self.blocks, other.blocks)})
 
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """The blocks, each (..., *shape), from parameter vectors (..., n_params) (scikit-learn's _unpack)."""
@@ -306,7 +321,8 @@ def build_model(sheet: str, spec: Spec, feature_names: tuple[str, ...]) -> Model
     target_columns = tuple(name for name, op in tail if isinstance(op, ClassIs)) + ("Loss",)
     shown = tuple(name for name, op in tail if name not in target_columns)
     return Model(sheet, blocks + b, columns + c + tail, prediction, spec.target, spec.task, spec.scores_without_split,
-                 spec.weight_decay is not None, len(hidden), probabilities, target_columns, shown)
+                 spec.weight_decay is not None, len(hidden), probabilities, target_columns, shown,
+                 bool(hidden) and hidden[0].array)
 
 
 def build_models(spec: Spec, feature_names: tuple[str, ...]) -> dict[str, Model]:
