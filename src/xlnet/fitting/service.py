@@ -96,8 +96,8 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
                weight_decay: float | str = "auto") -> list[Fitted]:
     """Fit each sheet's training rows, side by side (the sheets and the decays tried are independent): each
     sheet's chosen fit, its seconds those of all the decays tried."""
-    jobs = [FitJob(s.name, s.model, *s.train_data(), s.W, settings, decays_to_try(s, weight_decay), chooser(s))
-            for s in sheets]
+    jobs = [FitJob(s.name, s.model, *train, s.W, settings, decays_to_try(s, weight_decay), chooser(s))
+            for s, train in zip(sheets, _train_data(sheets))]
     groups = one_fit_each(jobs)
     chosen: list[Fitted | None] = [None] * len(jobs)
     for group, fits in zip(groups, run_fits([_together(jobs, group) for group in groups], progress, in_turn=True)):
@@ -119,12 +119,31 @@ def one_fit_each(jobs: list[FitJob]) -> list[list[int]]:
         for group in groups:
             first = jobs[group[0]]
             if first.model.same_net(job.model) and (first.settings, first.decays) == (job.settings, job.decays) \
-                    and np.array_equal(first.X, job.X) and np.array_equal(first.y, job.y):
+                    and _same(first.X, job.X) and _same(first.y, job.y):
                 group.append(i)
                 break
         else:
             groups.append([i])
     return groups
+
+
+def _train_data(sheets: list[SheetData]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each sheet's training X and y; sheets that share their rows (read from one donor) share one copy."""
+    made: list[tuple[SheetData, tuple[np.ndarray, np.ndarray]]] = []
+    out = []
+    for s in sheets:
+        mask = s.train_rows()
+        shared = next((data for other, data in made if other.X is s.X and other.y is s.y
+                       and np.array_equal(other.train_rows(), mask)), None)
+        out.append(shared or s.train_data())
+        made.append((s, out[-1]))
+    return out
+
+
+def _same(a: np.ndarray, b: np.ndarray, block: int = 65_536) -> bool:
+    """np.array_equal, a block of rows at a time: no temporary the size of a million-row matrix."""
+    return a is b or a.shape == b.shape and all(np.array_equal(a[i:i + block], b[i:i + block])
+                                                for i in range(0, len(a), block))
 
 
 def _together(jobs: list[FitJob], group: list[int]) -> FitJob:
