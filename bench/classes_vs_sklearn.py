@@ -101,8 +101,8 @@ def compare(name: str, folder: Path, seeds: int, restarts: int) -> None:
             print(f"{peer:<30}{runs[:, 0].mean():>10.4f}{runs[:, 0].std(ddof=1) if seeds > 1 else 0:>8.4f}"
                   f"{runs[:, 1].mean():>10.4f}{runs[:, 2].mean():>8.2f}{acc - runs[:, 0].mean():>+10.4f}"
                   f"{ll / runs[:, 1].mean():>10.3f}{seconds / runs[:, 2].mean():>11.2f}")
-    print("xlnet's seconds: each sheet's fit, every weight decay it tried included (the two sheets side by side, a "
-          "process per core)")
+    print("xlnet's seconds: each sheet's fit, every weight decay it tried included (the sheets in turn, each fit's "
+          "restarts shared out between the cores)")
 
 
 def timed(args: list[str]) -> tuple[float, float]:
