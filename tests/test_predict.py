@@ -245,6 +245,7 @@ def test_cross_validation_reports_each_sheet_and_writes_nothing(tmp_path):
     assert lines[0].split() == ["sheet", "cv", "loss", "cv", "accuracy", "sd", "folds"]
     assert [line.split()[0] for line in lines[1:4]] == ["linear", "nnet", "mmult"]
     assert all(0.7 < float(line.split()[2]) <= 1 and line.split()[4] == "3" for line in lines[1:4])
+    assert lines[2].split()[1:] == lines[3].split()[1:]  # nnet and mmult, one net: one fit in each fold
     assert lines[4] == f"3-fold cross-validation of {s.out}; nothing was written."
     assert s.out.read_bytes() == before
     r = run("fit", s.out, "--cv", "1")

@@ -14,7 +14,7 @@ import numpy as np
 
 from xlnet.errors import XlnetError
 from xlnet.fitting.estimator import GradientFit
-from xlnet.fitting.service import FitJob, check_weight_decay, run_fits
+from xlnet.fitting.service import FitJob, Fitted, check_weight_decay, in_layout, run_nets
 from xlnet.model.net import SHEETS
 from xlnet.workbook.book import Workbook
 
@@ -78,9 +78,12 @@ def cross_validate(path: str | Path, k: int, *, sheets: tuple[str, ...] = SHEETS
             decay = sheet.weight_decay if weight_decay in ("auto", "sheet") else float(weight_decay)
             jobs.append(FitJob(sheet.name, sheet.model, sheet.X[keep], sheet.y[keep], W0, settings, (decay,)))
             where.append((sheet, held))
-    outcomes = run_fits(jobs, progress)
+    outcomes: list[Fitted | None] = [None] * len(jobs)
+    for group, (fitted,) in run_nets(jobs, progress):  # a fold's nnet and mmult: one net, one fit
+        for i in group:
+            outcomes[i] = in_layout(jobs, group, i, fitted)
     results = {s.name: CVResult(s.name, "r2" if spec.task == "continuous" else "accuracy", [], []) for s in read}
-    for (sheet, held), (fitted,) in zip(where, outcomes):
+    for (sheet, held), fitted in zip(where, outcomes):
         env = sheet.model.evaluate(sheet.X[held], sheet.y[held], fitted.W)
         results[sheet.name].scores.append(score(spec.task, np.asarray(env[sheet.model.prediction]), sheet.y[held]))
         results[sheet.name].losses.append(float(env["loss"]))

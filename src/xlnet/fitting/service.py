@@ -98,15 +98,26 @@ def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int]
     sheet's chosen fit, its seconds those of all the decays tried."""
     jobs = [FitJob(s.name, s.model, *train, s.W, settings, decays_to_try(s, weight_decay), chooser(s))
             for s, train in zip(sheets, _train_data(sheets))]
-    groups = one_fit_each(jobs)
     chosen: list[Fitted | None] = [None] * len(jobs)
-    for group, fits in zip(groups, run_fits([_together(jobs, group) for group in groups], progress, in_turn=True)):
+    for group, fits in run_nets(jobs, progress, in_turn=True):
         first = jobs[group[0]]
         best = fits[first.choose([(f.W, f.decay) for f in fits])]
         for i in group:
-            chosen[i] = replace(best, W=jobs[i].model.params_from(first.model, best.W),
-                                seconds=sum(f.seconds for f in fits))
+            chosen[i] = replace(in_layout(jobs, group, i, best), seconds=sum(f.seconds for f in fits))
     return chosen
+
+
+def run_nets(jobs: list[FitJob], progress: Callable[[int], None] = lambda _: None, *, in_turn: bool = False
+             ) -> list[tuple[list[int], list[Fitted]]]:
+    """run_fits with one fit for each group of jobs that one_fit_each finds: (the group, its fits), whose
+    parameters are in the order of the group's first job's model (in_layout puts them in another's)."""
+    groups = one_fit_each(jobs)
+    return list(zip(groups, run_fits([_together(jobs, group) for group in groups], progress, in_turn=in_turn)))
+
+
+def in_layout(jobs: list[FitJob], group: list[int], i: int, fitted: Fitted) -> Fitted:
+    """A group's fit (run_nets) with its parameters in job i's model's order."""
+    return replace(fitted, W=jobs[i].model.params_from(jobs[group[0]].model, fitted.W))
 
 
 def one_fit_each(jobs: list[FitJob]) -> list[list[int]]:
