@@ -54,10 +54,11 @@ class GradientFit:
 
     The first restarts start from the parameters given to `fit` (the workbook's: one set, or one per sheet where
     a fit serves several sheets of one net), so a fit never ends worse than where it began; the others start from
-    the lesson's RAND()-0.5, drawn from `random_state`. The restarts are shared out between a process per core. On many rows, Adam runs on a sample and only
-    the best few restarts are finished on every row. On very many, L-BFGS first finishes every restart on a
-    larger sample, which ranks the basins: at 1,000,000 rows the best 8 of Adam's screen ended 1.2-1.8 % above a
-    100-restart full-batch fit, and this ends within 0.001 % of it, in less time.
+    the lesson's RAND()-0.5, drawn from `random_state`. The restarts are shared out between a process per core.
+    On many rows, Adam runs on a sample and only the best few restarts are finished on every row. On very many,
+    L-BFGS first finishes every restart on a larger sample, which ranks the basins: at 1,000,000 rows the best 8
+    of Adam's screen ended 1.2-1.8 % above a 100-restart full-batch fit, and this ends within 0.001 % of it, in
+    less time.
     """
 
     def __init__(self, *, epochs: int = 200, lr: float = 0.03, restarts: int = 96,

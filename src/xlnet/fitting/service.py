@@ -82,7 +82,7 @@ def fit_job(job: FitJob, progress: Callable[[int], None] = lambda _: None) -> li
 def run_fits(jobs: list[FitJob], progress: Callable[[int], None] = lambda _: None, *, in_turn: bool = False
              ) -> list[list[Fitted]]:
     """fit_job of each job, a process per core; in turn where forking is not available, or with `in_turn` (for a
-    few large jobs: each then shares its restarts out between a process per core, see GradientFit._lbfgs).
+    few large jobs: each then shares its restarts out between a process per core, see GradientFit._shared).
     Workers are killed, never orphaned, when the parent stops."""
     getattr(progress, "expect", lambda total: None)(sum(job.steps() for job in jobs))
     if in_turn or len(jobs) < 2 or not can_fork():
@@ -94,8 +94,9 @@ def run_fits(jobs: list[FitJob], progress: Callable[[int], None] = lambda _: Non
 
 def fit_sheets(sheets: list[SheetData], settings: dict, progress: Callable[[int], None] = lambda _: None,
                weight_decay: float | str = "auto") -> list[Fitted]:
-    """Fit each sheet's training rows, side by side (the sheets and the decays tried are independent): each
-    sheet's chosen fit, its seconds those of all the decays tried."""
+    """Fit each sheet's training rows, one fit for the sheets that hold one net (run_nets), the fits in turn,
+    each sharing its restarts out between the cores: each sheet's chosen fit, its seconds those of all the decays
+    tried."""
     jobs = [FitJob(s.name, s.model, *train, s.W, settings, decays_to_try(s, weight_decay), chooser(s))
             for s, train in zip(sheets, _train_data(sheets))]
     chosen: list[Fitted | None] = [None] * len(jobs)

@@ -80,7 +80,8 @@ class Model:
     def params_from(self, other: Model, theta: np.ndarray) -> np.ndarray:
         """The parameters `theta` of `other`, a same_net, in this model's order."""
         blocks = other.unpack(theta)
-        return self.pack({b.name: blocks[o.name] if self.array == other.array else np.swapaxes(blocks[o.name], -1, -2)
+        turned = self.array != other.array
+        return self.pack({b.name: np.swapaxes(blocks[o.name], -1, -2) if turned else blocks[o.name]
                           for b, o in zip(self.blocks, other.blocks)})
 
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
