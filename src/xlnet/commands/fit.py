@@ -1,4 +1,4 @@
-"""`xlnet fit`: fit a workbook's model sheets side by side and write back only what xlnet owns."""
+"""`xlnet fit`: fit a workbook's model sheets (one fit for the two nets) and write back only what xlnet owns."""
 from __future__ import annotations
 
 from pathlib import Path

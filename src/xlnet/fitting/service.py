@@ -1,9 +1,10 @@
 """Fitting model sheets: the one service that `fit`, `compare` and `cv` share.
 
-A job is one sheet's rows and starting parameters with the settings of its GradientFit; jobs run side by side, a
-forked worker per core. `fit_sheets` fits sheets as read from a workbook, the weight decay chosen by the
-validation set (`decays_to_try`, `judged`); `fit_key` is the digest that tells a sheet xlnet fitted under given
-settings from one fitted otherwise.
+A job is one sheet's rows and starting parameters with the settings of its GradientFit. The sheets that hold
+one net (nnet and mmult) are one job (`run_nets`); many jobs run side by side, a forked worker per core (cv's
+folds), a few in turn, each sharing its restarts out between the cores. `fit_sheets` fits sheets as read from a
+workbook, the weight decay chosen by the validation set (`decays_to_try`, `judged`); `fit_key` is the digest
+that tells a sheet xlnet fitted under given settings from one fitted otherwise.
 """
 from __future__ import annotations
 
