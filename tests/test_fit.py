@@ -1,6 +1,7 @@
 """The numpy solver: gradients, optimum, determinism, and a write-back that loses nothing."""
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 
@@ -331,7 +332,7 @@ def test_restarts_shared_out_between_workers_come_back_in_order_with_the_best_re
     the curve is the best restart's value at each step (a share that stopped early keeps its last; NaN where
     nothing was measured), and the progress adds up to the curve's length."""
     from xlnet.fitting import estimator
-    monkeypatch.setattr(estimator.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(estimator, "cores", lambda: 3)
 
     def run(W, progress):  # each restart "descends" for as many steps as its first value, from its second
         steps = int(W[:, 0].max())
@@ -362,3 +363,19 @@ def test_a_shared_fit_of_the_lesson_net_ends_as_low_as_one_process_does(lesson, 
     monkeypatch.setattr(estimator, "can_fork", lambda: False)
     alone = GradientFit().fit(model, X, y, W0)
     assert shared.loss_ == pytest.approx(alone.loss_, rel=1e-5) and max(shared.loss_, alone.loss_) < 0.12895
+
+
+def test_workers_are_as_many_as_the_cores_this_process_may_use(monkeypatch, tmp_path):
+    """A container's CPU quota caps the workers (os.cpu_count counts the host's cores)."""
+    from xlnet import workers
+    assert workers.quota_in_cores("max", "100000") is None and workers.quota_in_cores("-1", "100000") is None
+    assert [workers.quota_in_cores(q, "100000") for q in ("200000", "150000", "50000")] == [2, 2, 1]
+    v2 = tmp_path / "cpu.max"
+    v2.write_text("100000 100000\n")
+    monkeypatch.setattr(workers, "CGROUP_QUOTAS", ((str(tmp_path / "absent"), None), (str(v2), None)))
+    assert workers.cores() == 1 and not workers.can_fork()  # one core's quota: the work stays in this process
+    v1, period = tmp_path / "quota", tmp_path / "period"
+    v1.write_text("-1\n")
+    period.write_text("100000\n")
+    monkeypatch.setattr(workers, "CGROUP_QUOTAS", ((str(v1), str(period)),))
+    assert workers.cores() == len(os.sched_getaffinity(0))

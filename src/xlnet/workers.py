@@ -21,8 +21,40 @@ _job: Callable | None = None  # in a worker: the function it runs, inherited fro
 def can_fork() -> bool:
     """Whether work can go to forked workers: two cores or more, and not inside a worker (a pool's workers may
     not have children of their own)."""
-    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods() \
+    return cores() >= 2 and "fork" in multiprocessing.get_all_start_methods() \
         and not multiprocessing.current_process().daemon
+
+
+def cores() -> int:
+    """The cores this process may use: those it may run on, and no more than a container's CPU quota (os.cpu_count
+    counts the host's: on a 64-core host with a quota of 2, a worker per core would be 64 processes on 2)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(n, _cpu_quota() or n))
+
+
+CGROUP_QUOTAS = (("/sys/fs/cgroup/cpu.max", None), ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+                                                    "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def _cpu_quota() -> int | None:
+    """The CPU quota of this process's cgroup, in whole cores rounded up (cgroup v2's cpu.max "quota period", or
+    v1's cfs quota and period); None where there is none or it cannot be read."""
+    for quota_file, period_file in CGROUP_QUOTAS:
+        with contextlib.suppress(OSError, ValueError):
+            with open(quota_file) as f:
+                fields = f.read().split()
+            if period_file is not None:
+                with open(period_file) as f:
+                    fields.append(f.read().strip())
+            return quota_in_cores(*fields[:2])
+    return None
+
+
+def quota_in_cores(quota: str, period: str) -> int | None:
+    """A cgroup's CPU quota and period as whole cores, rounded up; None for no quota ("max", or -1)."""
+    if quota == "max" or int(quota) < 0:
+        return None
+    return max(1, -(-int(quota) // int(period)))
 
 
 @contextlib.contextmanager
@@ -52,7 +84,7 @@ def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
 
     outcomes: list[T] = []
     reported = 0
-    with workers_pool(min(len(order), os.cpu_count() or 1), run) as pool:
+    with workers_pool(min(len(order), cores()), run) as pool:
         results = pool.imap(_run_job, order)
         while len(outcomes) < len(order):
             with contextlib.suppress(multiprocessing.TimeoutError):

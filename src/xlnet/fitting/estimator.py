@@ -1,7 +1,6 @@
 """GradientFit: the numpy solver, as Excel Solver would fit a sheet, but better and faster."""
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
@@ -10,7 +9,7 @@ import numpy as np
 from xlnet.errors import XlnetError
 from xlnet.fitting.optim import adam, keep_freed_memory, lbfgs, newton_step
 from xlnet.model.net import Model
-from xlnet.workers import can_fork, forked_map
+from xlnet.workers import can_fork, cores, forked_map
 
 CHUNK = 64  # restarts per numpy call: past this, arrays outgrow the cache and cost more per restart
 CELLS_IN_CACHE = 1 << 18  # restarts x rows per call on many rows, for the same reason
@@ -141,7 +140,7 @@ class GradientFit:
         the others, and a share prunes against its own best, so it stops no restart that the whole would have
         kept). The curve is the best restart's loss at each step, as one run of them all gives it (NaN where not
         measured); the first share reports progress."""
-        shares = [part for part in np.array_split(np.arange(len(W)), os.cpu_count() or 1) if len(part)]
+        shares = [part for part in np.array_split(np.arange(len(W)), cores()) if len(part)]
         if len(shares) < 2 or not can_share or not can_fork():
             return run(W, self.progress)
         done = forked_map(lambda i, count: run(W[shares[i]], count if i == 0 else _quiet),

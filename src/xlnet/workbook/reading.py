@@ -7,8 +7,6 @@ Rows as xlnet wrote them take the fast path (fast_rows); a sheet whose rows afte
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from xlnet.errors import XlnetError
@@ -20,7 +18,7 @@ from xlnet.workbook.fast_rows import FAST, ROW_TOKEN, RowShape, Written, merge_f
 from xlnet.workbook.layout import FIRST_ROW, HEADER_ROW, SheetLayout
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.read import Package, letters
-from xlnet.workers import can_fork, workers_pool
+from xlnet.workers import can_fork, cores, workers_pool
 
 PARALLEL_BYTES = 64 << 20  # sheets larger than this in all are read a process per core
 
@@ -229,7 +227,7 @@ def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec) -> l
     if len(whole) < 2 or size < PARALLEL_BYTES or not can_fork():
         read = {name: _read_or_error(pkg, name, spec) for name in whole}
     else:
-        with workers_pool(min(len(whole), os.cpu_count() or 1)) as pool:
+        with workers_pool(min(len(whole), cores())) as pool:
             read = dict(zip(whole, pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in whole])))
     for name, donor in donors.items():
         read[name] = _read_or_error(pkg, name, spec, read[donor] if isinstance(read[donor], SheetData) else None)
