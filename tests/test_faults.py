@@ -313,3 +313,32 @@ def test_kill_at_any_moment_leaves_a_whole_workbook_and_no_workers(tmp_path):
     subprocess.run(cmd, check=True, capture_output=True)
     assert not list(tmp_path.glob(".w.xlsx.xlnet-*.tmp"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["original.xlsx", "w.xlsx"]
+
+
+@pytest.mark.parametrize("exception", ["KeyboardInterrupt", "Terminated"])
+def test_a_signal_raised_where_python_cannot_raise_it_still_ends_the_command_in_one_line(exception):
+    """Ctrl-C or SIGTERM whose handler runs inside a weakref callback or a __del__ (one landed in importlib's
+    module locks) is printed by Python as "Exception ignored", traceback and all, and lost; the command sends the
+    signal again, and ends with the one line and 130."""
+    script = f"""
+import click
+from xlnet.cli import reports_errors
+from xlnet.xlsx.safety import Terminated
+
+class Dies:
+    def __del__(self):
+        raise {exception}()  # as a signal's handler raises it, here where Python cannot let it through
+
+@click.command()
+@reports_errors
+def command():
+    Dies()
+    for _ in range(10 ** 6):
+        pass
+    print("the signal was lost")
+
+command()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130, "", "Aborted: stopped before writing; nothing was changed.\n")

@@ -10,7 +10,7 @@ import click
 
 from xlnet.errors import XlnetError
 from xlnet.model.net import SHEETS, solver_target
-from xlnet.xlsx.safety import interrupt_raises, terminate_like_interrupt
+from xlnet.xlsx.safety import interrupt_raises, signals_never_swallowed, terminate_like_interrupt
 
 EXCEL_SOLVER_CELLS = 200  # variable cells Excel's own Solver accepts
 
@@ -19,7 +19,7 @@ def reports_errors(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         try:
-            with terminate_like_interrupt(), interrupt_raises():
+            with terminate_like_interrupt(), interrupt_raises(), signals_never_swallowed():
                 return f(*args, **kwargs)
         except XlnetError as e:
             raise click.ClickException(str(e)) from None

@@ -7,6 +7,7 @@ after. Writers of one workbook serialise on an advisory lock on the workbook.
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import fcntl
@@ -15,6 +16,8 @@ import re
 import signal
 import socket
 import stat
+import sys
+import time
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -284,6 +287,32 @@ def terminate_like_interrupt() -> Iterator[None]:
         raise Terminated()
     with _handling(signal.SIGTERM, handler):
         yield
+
+
+@contextlib.contextmanager
+def signals_never_swallowed() -> Iterator[None]:
+    """Ctrl-C's or SIGTERM's exception, raised by its handler where Python cannot let it through (in a weakref
+    callback or a __del__, which print it as "Exception ignored", traceback and all, and go on as if no signal
+    had come), is not printed: the signal is sent again, from a thread (sent from here, its handler would run at
+    once, inside this hook), and its handler raises it in the command, which then ends as on any other Ctrl-C."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            signum = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+            _thread.start_new_thread(_send_again, (signum,))  # (threading's start would wait for it, here)
+        else:
+            previous(unraisable)
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def _send_again(signum: int) -> None:
+    time.sleep(0.001)  # the main thread is out of the hook by then
+    _thread.interrupt_main(signum)
 
 
 def interrupt_raises():
