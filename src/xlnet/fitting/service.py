@@ -142,15 +142,13 @@ def one_fit_each(jobs: list[FitJob]) -> list[list[int]]:
 
 def _train_data(sheets: list[SheetData]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each sheet's training X and y; sheets that share their rows (read from one donor) share one copy."""
-    made: list[tuple[SheetData, tuple[np.ndarray, np.ndarray]]] = []
-    out = []
+    made: list[tuple[SheetData, np.ndarray, tuple[np.ndarray, np.ndarray]]] = []  # sheet, its train rows, X y
     for s in sheets:
         mask = s.train_rows()
-        shared = next((data for other, data in made if other.X is s.X and other.y is s.y
-                       and np.array_equal(other.train_rows(), mask)), None)
-        out.append(shared or s.train_data())
-        made.append((s, out[-1]))
-    return out
+        shared = next((data for other, rows, data in made if other.X is s.X and other.y is s.y
+                       and np.array_equal(rows, mask)), None)
+        made.append((s, mask, shared or s.train_data(mask)))
+    return [data for _, _, data in made]
 
 
 def _same(a: np.ndarray, b: np.ndarray, block: int = 65_536) -> bool:

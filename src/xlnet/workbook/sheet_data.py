@@ -78,7 +78,7 @@ class SheetData:
     def train_rows(self) -> np.ndarray:
         return np.ones(len(self.y), bool) if self.sets is None else self.sets == "train"
 
-    def train_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """X and y of the rows a fit learns from."""
-        train = self.train_rows()
+    def train_data(self, train: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """X and y of the rows a fit learns from (`train`: train_rows, where the caller has it already)."""
+        train = self.train_rows() if train is None else train
         return self.X[train], self.y[train]
