@@ -16,7 +16,7 @@ from xlnet.workbook.fast_rows import RowShape
 from xlnet.workbook.reading import _donors, read_sheets
 from xlnet.xlsx import read
 from xlnet.xlsx.read import Package
-from xlnet.xlsx.seam import seam_of
+from xlnet.xlsx.seam import NOTE_MAX, note_of, seam_of
 from xlnet.xlsx.zipout import ZipOut, crc32_combine, data_start
 
 
@@ -76,6 +76,32 @@ def test_a_seam_is_not_trusted_once_another_tool_rewrites_the_member():
         z2.writestr(info, b"<a/><c/>")  # the same ZipInfo, so the same extra field
     assert zipfile.ZipFile(again).getinfo("sheet.xml").extra == info.extra
     assert seam_of(zipfile.ZipFile(again).getinfo("sheet.xml")) is None
+
+
+def test_a_note_beside_the_seam_is_written_anew_with_the_head_and_trusted_only_on_the_bytes_it_was_written_with():
+    buf = io.BytesIO()
+    z = ZipOut(buf)
+    with z.open("sheet.xml") as m:
+        m.write(b"<a/>")
+        m.mark_seam()
+        m.note = b"first"
+        m.write(b"<b/>" * 1000)
+    z.close()
+    info = zipfile.ZipFile(io.BytesIO(buf.getvalue())).getinfo("sheet.xml")
+    assert note_of(info) == b"first"
+    for note in (b"second", None, b"x" * (NOTE_MAX + 1)):  # a splice keeps the note it is given, and no other
+        out = io.BytesIO()
+        z = ZipOut(out)
+        z.splice(io.BytesIO(buf.getvalue()), info, seam_of(info), b"<new/>", 6, note=note)
+        z.close()
+        spliced = zipfile.ZipFile(io.BytesIO(out.getvalue())).getinfo("sheet.xml")
+        assert seam_of(spliced) is not None
+        assert note_of(spliced) == (note if note is None or len(note) <= NOTE_MAX else None)
+    again = io.BytesIO()
+    with zipfile.ZipFile(again, "w", zipfile.ZIP_DEFLATED) as z2:
+        z2.writestr(info, b"<a/><c/>")  # another tool keeps the extra field and changes the bytes
+    assert zipfile.ZipFile(again).getinfo("sheet.xml").extra == info.extra
+    assert note_of(zipfile.ZipFile(again).getinfo("sheet.xml")) is None
 
 
 def test_a_refit_copies_the_long_rows_raw_and_matches_a_full_rewrite(tmp_path):

@@ -34,19 +34,6 @@ class SheetComparison:
         return asdict(self)
 
 
-def _least_squares(sheet: SheetData) -> float | None:
-    """The linear sheet's optimum under squared error (none for log-loss): ridge regression at its weight decay."""
-    if sheet.spec.loss != "mse":
-        return None
-    X, y = sheet.train_data()
-    decay = sheet.weight_decay
-    if decay:
-        w = np.linalg.solve(X.T @ X / len(y) + decay * np.eye(X.shape[1]), X.T @ y / len(y))
-    else:
-        w, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return float(np.mean((X @ w - y) ** 2) + decay * w @ w)
-
-
 def _lo_spec(sheet: SheetData) -> dict:
     c, r = sheet.layout.loss_cell_at
     return {"name": sheet.name, "objective": [c - 1, r - 1],
@@ -76,14 +63,13 @@ def _fitted_before(book: Workbook, sheet: SheetData, fitter: GradientFit | None)
 def _compare(book: Workbook, sheets, use_libreoffice, engine, time_limit, say, settings, fitter
              ) -> list[SheetComparison]:
     out, ready, to_fit = [], [], []
-    for name, sheet in zip(sheets, book.sheets_or_errors(sheets)):
+    for name, sheet in zip(sheets, book.sheets_or_errors(sheets, rows=False)):
         if isinstance(sheet, XlnetError):
             out.append(SheetComparison(name, problem=str(sheet).removeprefix(f"{book.path}: ")))
             continue
         result = SheetComparison(name, workbook=sheet.metrics(),
                                  cached_loss=book.cached_value(name, sheet.layout.loss_cell_at))
-        if sheet.model.convex:
-            result.optimum = _least_squares(sheet)
+        result.optimum = sheet.optimum()
         out.append(result)
         ready.append((result, sheet))
         seconds = _fitted_before(book, sheet, fitter)

@@ -55,6 +55,7 @@ def _write_back(book: Workbook, sheet: SheetData, fitted: Fitted, fitter: Gradie
         book.set_parameters(sheet, W, decay, fit=(fit_key(fitter, sheet, decay), round(fitted.seconds * 1000)))
     else:
         W, after, decay, start = sheet.W, before, sheet.weight_decay, before
+        book.keep_summary(sheet)
     curve = history.resample(fitted.curve, solver_target(start))
     method, settings = fitter.describe(sheet.model)
     book.set_curve(sheet.name, curve, settings["epochs"] or None)

@@ -82,7 +82,7 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
         id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header
                                 else None)
         with parsed_ahead(source, _columns_read(spec) + ([id_name] if id_name else [])) as chunks:  # the CSV parsed while the model sheets are read
-            sheets = dict(zip(SHEETS, book.sheets(SHEETS)))
+            sheets = dict(zip(SHEETS, book.sheets(SHEETS, rows=False)))
             predictions, env = _predict(sheets, spec, source, chunks, model, id_column, id_name, keep_env=sheet)
         if sheet:
             predictions.sheet = book.set_predict_sheet(sheets, env, predictions.ids, predictions.id_name)
@@ -99,15 +99,13 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
     check_columns(source, spec, need_target=False)
     if id_column and id_column not in source.header:
         raise XlnetError(f"{source.source}: --id names {id_column!r}, which is not a column.")
-    train = sheet.train_rows()
-    seen = {c.name: {level_key(v) for v in set(sheet.env[c.name][train].tolist())}
-            for c in spec.features if c.kind == "categorical" and c.name in sheet.env}
-    statistics = {("statistic", column): op.b.value(sheet.env) for column, op in sheet.layout.statistics.items()}
+    seen = {column: set(map(level_key, levels)) for column, levels in sheet.levels_seen().items()}
+    statistics = {("statistic", column): value for column, value in sheet.statistics().items()}
     fills, filled, unseen = {}, Counter(), Counter()
 
     def fill(c):  # a missing value's fill, learned when the workbook was built
         if c.name not in fills:
-            fills[c.name] = c.fill if c.fill is not None else _mode(sheet.env, c, train)
+            fills[c.name] = c.fill if c.fill is not None else sheet.modes()[c.name]
         return fills[c.name]
     ids, values, envs = [], [], []
     for table in chunks():
@@ -176,13 +174,6 @@ def _count_unseen(c, typed: np.ndarray, seen: dict[str, set], unseen: Counter) -
 def _joined(envs: list[dict]) -> dict:
     """One env of consecutive chunks' envs: their columns end to end, the statistics as they are."""
     return {k: np.concatenate([e[k] for e in envs]) if np.ndim(v) else v for k, v in envs[0].items()}
-
-
-def _mode(env: dict, c, train: np.ndarray):
-    """A fill value from the rows the workbook holds, for a workbook whose spec kept none (xlnet 0.1)."""
-    counts = Counter(v for v in env[c.name][train].tolist())
-    top = max(counts.values())
-    return sorted(k for k, m in counts.items() if m == top)[0]
 
 
 def check_csv_out(out: str | Path, force: bool) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from xlnet.errors import XlnetError
 from xlnet.model.spec import Spec
 from xlnet.presets import titanic
-from xlnet.workbook import history
+from xlnet.workbook import history, summary
 from xlnet.workbook.layout import HEADER_ROW, SPEC_SHEET, SheetLayout
 from xlnet.workbook.predict_sheet import write_predict_sheet
 from xlnet.workbook.reading import model_of, read_each, read_sheets
@@ -67,13 +67,15 @@ class Workbook:
                 pkg.close()
 
     # Reading
-    def sheets(self, names: tuple[str, ...] | list[str]) -> list[SheetData]:
-        """Each model sheet named, checked (read side by side where large); the first that cannot be read raises."""
-        return read_sheets(self.pkg, names, self.spec)
+    def sheets(self, names: tuple[str, ...] | list[str], rows: bool = True) -> list[SheetData]:
+        """Each model sheet named, checked (read side by side where large); the first that cannot be read raises.
+        Without `rows`, a sheet whose summary the workbook records is read without its rows until they are
+        needed (for a command that needs the summary's figures alone)."""
+        return read_sheets(self.pkg, names, self.spec, rows)
 
-    def sheets_or_errors(self, names: tuple[str, ...] | list[str]) -> list[SheetData | XlnetError]:
+    def sheets_or_errors(self, names: tuple[str, ...] | list[str], rows: bool = True) -> list[SheetData | XlnetError]:
         """Each model sheet named, or the error that says why it cannot be read."""
-        return read_each(self.pkg, names, self.spec)
+        return read_each(self.pkg, names, self.spec, rows)
 
     def cached_value(self, sheet: str, cell: tuple[int, int]) -> float | None:
         """A cell's value as the spreadsheet app that last saved the workbook computed it."""
@@ -107,8 +109,18 @@ class Workbook:
         return Patch(self.pkg)
 
     def set_parameters(self, sheet: SheetData, W: np.ndarray, decay: float, fit: tuple[int, int] = (0, 0)) -> None:
-        """Write a sheet's parameters and weight decay; `fit`: (fit key, milliseconds) of the fit that made them."""
-        self.patch.set_numbers(sheet.name, sheet.settable_cells(W, decay), fit=fit)
+        """Write a sheet's parameters and weight decay, and beside them the summary of the sheet's rows under
+        them; `fit`: (fit key, milliseconds) of the fit that made them."""
+        self.patch.set_numbers(sheet.name, sheet.settable_cells(W, decay), fit=fit, note=summary.note(sheet, W, decay))
+
+    def keep_summary(self, sheet: SheetData) -> None:
+        """Record the summary of a sheet's rows under the parameters it keeps, where the workbook records none
+        for them and the sheet's first rows can be written anew alone (it has a seam): its cells are written
+        as they are, and the fit recorded beside them is kept."""
+        if self.pkg.seam(sheet.name) is None or summary.describes(summary.read(self.pkg.note(sheet.name)), sheet):
+            return
+        key, seconds = self.fit_recorded(sheet.name) or (0, 0.0)
+        self.set_parameters(sheet, sheet.W, sheet.weight_decay, fit=(key, round(seconds * 1000)))
 
     def record(self, sheet: SheetData, *, method: str, settings: dict, before: dict, after: dict, W: np.ndarray,
                decay: float, iterations: int = 0, seconds: float = 0.0, kept: bool = True) -> None:

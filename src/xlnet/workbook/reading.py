@@ -16,7 +16,8 @@ from xlnet.model.spec import Spec, level_key
 from xlnet.workbook.checks import check_data, check_names, check_values, is_number, normal, value_rule
 from xlnet.workbook.fast_rows import FAST, ROW_TOKEN, RowShape, Written, merge_fast, rows_of
 from xlnet.workbook.layout import FIRST_ROW, HEADER_ROW, SheetLayout
-from xlnet.workbook.sheet_data import SheetData
+from xlnet.workbook import summary
+from xlnet.workbook.sheet_data import RowsOnDemand, SheetData
 from xlnet.xlsx.read import Package, letters
 from xlnet.workers import can_fork, cores, workers_pool
 
@@ -145,25 +146,33 @@ class _Scan:
         values = merge_fast(self.pkg, self.values, self.fast, self.shape.columns)
         return all(c in donor.env and list(values[c]) == donor.env[c][:self.n].tolist() for c in self.columns)
 
-    def sheet(self, values: dict[str, list | np.ndarray], n: int, donor: SheetData | None = None) -> SheetData:
+    def sheet(self, values: dict[str, list | np.ndarray] | None, n: int, donor: SheetData | None = None,
+              rows: RowsOnDemand | None = None) -> SheetData:
         """The SheetData of these `n` rows' values, once the cells outside the rows pass their checks. `donor`: the
-        sheet whose rows these are, whose derived columns and feature matrix are then this one's too."""
+        sheet whose rows these are, whose derived columns and feature matrix are then this one's too. `rows`:
+        the rows to read when first needed, instead of `values` (their summary is known: read_each)."""
         at = SheetLayout(self.spec, self.model, n, self.at.split)
-        env = {column: _as_array(column, values[column]) for column in self.columns}
+        env = rows if rows is not None else {column: _as_array(column, values[column]) for column in self.columns}
         if donor is not None:
             env.update({c.name: donor.env[c.name] for c in self.spec.derived if c.name in donor.env})
-        if at.split and not (env["Set"] == "train").any():
+        if rows is None and at.split and not (env["Set"] == "train").any():
             raise XlnetError(f"{self.where} has no row marked train in its Set column; mark some.")
         check_names(self.pkg, self.name, at, self.where)  # first: a moved block's cause, before its empty cells
-        W = np.array([self._number(cell, "parameter cell") for cell in at.param_cells()])
-        decay = self._number(at.decay_cell_at, "weight decay cell") if at.decay_cell_at else 0.0
+        W, decay = self.parameters(at)
         self._compare_fixed(at)
-        derive(self.spec, env, lambda i: f"{self.where}, row {FIRST_ROW + i}")
-        check_data(self.spec, env, at, self.where)
+        if rows is None:
+            derive(self.spec, env, lambda i: f"{self.where}, row {FIRST_ROW + i}")
+            check_data(self.spec, env, at, self.where)
         sheet = SheetData(self.name, self.spec, self.model, env, W, at, decay)
         if donor is not None:  # the same rows, under the same spec: the same features
             sheet.X, sheet.y = donor.X, donor.y
         return sheet
+
+    def parameters(self, at: SheetLayout) -> tuple[np.ndarray, float]:
+        """The parameter cells' values, in the model's order, and the weight decay cell's (0 without one)."""
+        W = np.array([self._number(cell, "parameter cell") for cell in at.param_cells()])
+        decay = self._number(at.decay_cell_at, "weight decay cell") if at.decay_cell_at else 0.0
+        return W, decay
 
     def _number(self, where: tuple[int, int], what: str) -> float:
         cell = self.fixed.get(where)
@@ -209,29 +218,78 @@ def _as_array(column: str, values: list | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=float if numeric else object)
 
 
-def read_sheets(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec) -> list[SheetData]:
+def read_sheets(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec, rows: bool = True
+                ) -> list[SheetData]:
     """read_sheet of each name, in order; the first sheet (in that order) that cannot be read raises."""
-    read = read_each(pkg, names, spec)
+    read = read_each(pkg, names, spec, rows)
     for sheet in read:
         if isinstance(sheet, XlnetError):
             raise sheet
     return read
 
 
-def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec) -> list[SheetData | XlnetError]:
+def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec, rows: bool = True
+              ) -> list[SheetData | XlnetError]:
     """read_sheet of each name, in order, or the error that says why it cannot be read; large sheets side by
-    side, a process per core."""
-    donors = _donors(pkg, names)
-    whole = [name for name in names if name not in donors]
+    side, a process per core. Without `rows`, a sheet whose summary the workbook records (summary.py) is read
+    without its rows, which are read only if something needs them."""
+    later = _RowsLater(pkg, spec)
+    read: dict[str, SheetData | XlnetError | None] = {} if rows else {name: _summarised(pkg, name, spec, later)
+                                                                      for name in dict.fromkeys(names)}
+    read = {name: sheet for name, sheet in read.items() if sheet is not None}
+    later.sheets = {name: sheet for name, sheet in read.items() if isinstance(sheet, SheetData)}
+    names_left = [name for name in names if name not in read]
+    donors = _donors(pkg, names_left)
+    whole = [name for name in names_left if name not in donors]
     size = sum(pkg.zip.getinfo(pkg.sheet(n).part).file_size for n in whole if pkg.sheet(n) is not None)
     if len(whole) < 2 or size < PARALLEL_BYTES or not can_fork():
-        read = {name: _read_or_error(pkg, name, spec) for name in whole}
+        read.update({name: _read_or_error(pkg, name, spec) for name in whole})
     else:
         with workers_pool(min(len(whole), cores())) as pool:
-            read = dict(zip(whole, pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in whole])))
+            read.update(zip(whole, pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in whole])))
     for name, donor in donors.items():
         read[name] = _read_or_error(pkg, name, spec, read[donor] if isinstance(read[donor], SheetData) else None)
     return [read[name] for name in names]
+
+
+def _summarised(pkg: Package, name: str, spec: Spec, later: "_RowsLater") -> SheetData | XlnetError | None:
+    """The sheet read up to its seam, its rows left to `later`, where the note beside the seam holds the summary
+    of this very sheet (its parameters, decay, spec, layout and row count); else None."""
+    seam = pkg.seam(name) if name in SHEETS and pkg.sheet(name) is not None else None
+    found = summary.read(pkg.note(name)) if seam is not None else None
+    if found is None:
+        return None
+    try:
+        scan = _Scan(pkg, name, spec, seam.head_size)
+        if scan.at is None or found["rows"] < scan.n:
+            return None
+        at = SheetLayout(spec, scan.model, found["rows"], scan.at.split)
+        W, decay = scan.parameters(at)
+        if found["key"] != summary.key(spec, at, W, decay, found["rows"]):
+            return None
+        sheet = scan.sheet(None, found["rows"], rows=RowsOnDemand(lambda: later.env(name)))
+    except XlnetError as e:
+        return e
+    summary.adopt(found, sheet)
+    return sheet
+
+
+class _RowsLater:
+    """The rows of the sheets read without them (read_each), read together the first time any is needed (the
+    sheets sharing their rows read once), while the workbook is open."""
+
+    def __init__(self, pkg: Package, spec: Spec):
+        self.pkg, self.spec = pkg, spec
+        self.sheets: dict[str, SheetData] = {}
+        self.read: dict[str, SheetData] | None = None
+
+    def env(self, name: str) -> dict:
+        if self.read is None:
+            names = list(self.sheets)
+            self.read = dict(zip(names, read_sheets(self.pkg, names, self.spec)))
+            for other, sheet in self.sheets.items():  # the same features as the rows read give
+                sheet.X, sheet.y = self.read[other].X, self.read[other].y
+        return self.read[name].env
 
 
 def _donors(pkg: Package, names) -> dict[str, str]:

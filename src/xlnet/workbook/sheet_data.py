@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -25,10 +28,11 @@ class SheetData:
     layout: SheetLayout
     weight_decay: float = 0.0  # the sheet's weight decay cell (0 where it has none)
     _metrics: dict = field(default_factory=dict, repr=False, compare=False)  # (W, decay) -> metrics: see metrics
+    _figures: dict = field(default_factory=dict, repr=False, compare=False)  # what the rows show: see figure
 
     @property
     def sets(self) -> np.ndarray | None:
-        return self.env.get("Set")
+        return self.env["Set"] if self.layout.split else None
 
     @functools.cached_property
     def X(self) -> np.ndarray:
@@ -82,3 +86,90 @@ class SheetData:
         """X and y of the rows a fit learns from (`train`: train_rows, where the caller has it already)."""
         train = self.train_rows() if train is None else train
         return self.X[train], self.y[train]
+
+    # What the rows show, besides the metrics: each computed once, or known without the rows where the workbook
+    # records it (workbook.summary).
+    def remember(self, metrics: dict[str, float], figures: dict) -> None:
+        """Figures known without the rows (a summary the workbook records): the metrics of the sheet's own
+        parameters and decay, and other figures by name."""
+        self._metrics[(np.asarray(self.W, float).tobytes(), float(self.weight_decay))] = dict(metrics)
+        self._figures.update(figures)
+
+    def figure(self, name: str | tuple, compute: Callable[[], object]):
+        if name not in self._figures:
+            self._figures[name] = compute()
+        return self._figures[name]
+
+    def statistics(self) -> dict[str, float]:
+        """The statistic cells above the feature columns (a MAX, for instance): column -> value."""
+        return self.figure("statistics", lambda: {column: float(op.b.value(self.env))
+                                                  for column, op in self.layout.statistics.items()})
+
+    def levels_seen(self) -> dict[str, list]:
+        """Each categorical feature's levels in the training rows, as they are held there."""
+        def levels() -> dict[str, list]:
+            train = self.train_rows()
+            return {c.name: sorted(set(self.env[c.name][train].tolist()), key=repr) for c in self.spec.features
+                    if c.kind == "categorical" and c.name in self.env}
+        return self.figure("levels", levels)
+
+    def modes(self) -> dict[str, object]:
+        """The most frequent value in the training rows of each feature whose spec keeps no fill value (a
+        workbook of xlnet 0.1), the lowest of equals: their fill for new rows."""
+        def modes() -> dict[str, object]:
+            train, out = self.train_rows(), {}
+            for c in self.spec.features:
+                if c.fill is None and not c.is_derived and c.name in self.env:
+                    counts = Counter(self.env[c.name][train].tolist())
+                    top = max(counts.values())
+                    out[c.name] = sorted(k for k, m in counts.items() if m == top)[0]
+            return out
+        return self.figure("modes", modes)
+
+    def optimum(self, weight_decay: float | None = None) -> float | None:
+        """The objective's minimum for a convex model under squared error (ridge regression, at the sheet's weight
+        decay unless another is given); none otherwise."""
+        if not self.model.convex or self.spec.loss != "mse":
+            return None
+        decay = self.weight_decay if weight_decay is None else float(weight_decay)
+
+        def least_squares() -> float:
+            X, y = self.train_data()
+            if decay:
+                w = np.linalg.solve(X.T @ X / len(y) + decay * np.eye(X.shape[1]), X.T @ y / len(y))
+            else:
+                w, *_ = np.linalg.lstsq(X, y, rcond=None)
+            return float(np.mean((X @ w - y) ** 2) + decay * w @ w)
+        return self.figure(("optimum", decay), least_squares)
+
+
+class RowsOnDemand(MutableMapping):
+    """A sheet's value columns, read from the workbook the first time any is asked for: a sheet whose figures the
+    workbook records beside its seam is read without its rows until something needs them (reading.read_each)."""
+
+    def __init__(self, load: Callable[[], dict]):
+        self._load, self._env = load, None
+
+    @property
+    def loaded(self) -> bool:
+        return self._env is not None
+
+    def _rows(self) -> dict:
+        if self._env is None:
+            self._env = self._load()
+        return self._env
+
+    def __getitem__(self, key):
+        return self._rows()[key]
+
+    def __setitem__(self, key, value) -> None:
+        self._rows()[key] = value
+
+    def __delitem__(self, key) -> None:
+        del self._rows()[key]
+
+    def __iter__(self):
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())

@@ -52,8 +52,9 @@ class NotInHead(Exception):
 class CellEdits:
     """Numbers to put into some cells of one sheet, whose formulas' cached values go."""
 
-    def __init__(self, sheet: str, values: dict[tuple[int, int], float], fit: tuple[int, int] = (0, 0)):
-        self.sheet, self.fit = sheet, fit
+    def __init__(self, sheet: str, values: dict[tuple[int, int], float], fit: tuple[int, int] = (0, 0),
+                 note: bytes | None = None):
+        self.sheet, self.fit, self.note = sheet, fit, note
         self.cells = [(f"{parts.letters(c)}{r}", v) for (c, r), v in values.items()]
         self.last = max(r for _, r in values)
 
@@ -83,6 +84,7 @@ class CellEdits:
             head += chunk
         member.write(self.head(head[:cut]))
         member.mark_seam(fit=self.fit)
+        member.note = self.note
         pending = head[cut:]
         while True:
             chunk = src.read(CHUNK)
@@ -120,14 +122,16 @@ class Patch:
         return part is not None and part in self.pkg.names_in_zip
 
     # --- cells ----------------------------------------------------------------------------------------
-    def set_numbers(self, sheet: str, values: dict[tuple[int, int], float], fit: tuple[int, int] = (0, 0)) -> None:
+    def set_numbers(self, sheet: str, values: dict[tuple[int, int], float], fit: tuple[int, int] = (0, 0),
+                    note: bytes | None = None) -> None:
         """Put numbers into existing cells of a sheet, keeping each cell's style: (column, row) -> value. `fit`:
-        (digest, milliseconds) when the numbers are xlnet's fit of the sheet's rows (zipout.Seam), else none.
+        (digest, milliseconds) when the numbers are xlnet's fit of the sheet's rows (zipout.Seam), else none;
+        `note`: what the seam's note is to say of the sheet with these numbers (zipout), else none.
 
         The sheet's formulas lose their cached values, which these numbers make stale: Excel recalculates on
         open anyway (fullCalcOnLoad), LibreOffice only the cells that have no value.
         """
-        self.edits[self.pkg.sheet(sheet).part] = CellEdits(sheet, values, fit)
+        self.edits[self.pkg.sheet(sheet).part] = CellEdits(sheet, values, fit, note)
 
     # --- xlnet's own sheets ------------------------------------------------------------------------------
     def _marker(self, key: str) -> str:
@@ -332,7 +336,7 @@ class Patch:
         head = head_before(source, info, seam) if seam else None
         if head is not None:
             try:
-                z.splice(source, info, seam, edits.head(head), level, edits.fit)
+                z.splice(source, info, seam, edits.head(head), level, edits.fit, edits.note)
                 return
             except NotInHead:
                 pass

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from lxml import etree
 
-from .seam import Seam, seam_of
+from .seam import Seam, note_of, seam_of
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -257,6 +257,10 @@ class Package:
     def seam(self, sheet: str) -> Seam | None:
         """The seam xlnet's writer recorded in a sheet's zip member, while the member is as written."""
         return seam_of(self.zip.getinfo(self.sheet(sheet).part))
+
+    def note(self, sheet: str) -> bytes | None:
+        """The note xlnet's writer recorded beside a sheet's seam, while the member is as written."""
+        return note_of(self.zip.getinfo(self.sheet(sheet).part))
 
     def parse_rows(self, data: bytes) -> list[etree._Element]:
         """The row elements of an item of split_rows (one, or a row with no cells and the row after it)."""

@@ -7,6 +7,7 @@
   be replaced and deflated anew while the rest is copied raw; the cost of a refit stops growing with the data.
   The seam is recorded in the member's central-directory extra field (an ID of xlnet's own, which every zip
   reader skips), with the member's CRC and sizes, so it is trusted only while the member is the one written.
+  A *note* may sit beside it (bytes its writer chose, trusted on the same terms), written anew with each head.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from .seam import LIMIT, SEAM_ID, Seam, seam_extra, without
+from .seam import LIMIT, NOTE_ID, SEAM_ID, Seam, note_extra, seam_extra, without
 
 LOCAL = struct.Struct("<4s5H3L2H")
 CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
@@ -112,19 +113,20 @@ class ZipOut:
         _copy_bytes(source, start, info.compress_size, self.fp)
 
     def splice(self, source: BinaryIO, info: zipfile.ZipInfo, seam: Seam, head: bytes, level: int,
-               fit: tuple[int, int] = (0, 0)) -> None:
+               fit: tuple[int, int] = (0, 0), note: bytes | None = None) -> None:
         """`info`'s member with the bytes before its seam replaced by `head` (deflated here); the rest copied raw.
-        The member keeps a seam, after the new head; `fit`: the seam's fit and fit_ms for the new head."""
+        The member keeps a seam, after the new head; `fit`: the seam's fit and fit_ms for the new head; `note`:
+        the note beside it (the old one goes: it spoke of the old head)."""
         start = data_start(source, info)
         deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
         head_c = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
         tail_size = info.file_size - seam.head_size
         tail_c = info.compress_size - seam.head_compressed
-        entry = self._entry(info, without(info.extra, {ZIP64_ID, SEAM_ID}))
+        entry = self._entry(info, without(info.extra, {ZIP64_ID, SEAM_ID, NOTE_ID}))
         entry.crc = crc32_combine(zlib.crc32(head), seam.tail_crc, tail_size)
         entry.size, entry.compressed = len(head) + tail_size, len(head_c) + tail_c
         entry.extra += seam_extra(replace(seam, head_size=len(head), head_compressed=len(head_c), fit=fit[0],
-                                           fit_ms=fit[1]), entry)
+                                           fit_ms=fit[1]), entry) + note_extra(note, entry)
         self._local(entry)
         self.fp.write(head_c)
         _copy_bytes(source, start + seam.head_compressed, tail_c, self.fp)
@@ -178,6 +180,7 @@ class Member:
         self.deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
         self.crc = self.size = self.compressed = 0
         self.seam: Seam | None = None
+        self.note: bytes | None = None  # recorded beside the seam on close
         self.tail_crc = 0
 
     def write(self, data: bytes) -> None:
@@ -210,7 +213,7 @@ class Member:
         e = self.entry
         e.crc, e.size, e.compressed = self.crc, self.size, self.compressed
         if self.seam is not None:
-            e.extra = seam_extra(replace(self.seam, tail_crc=self.tail_crc), e)
+            e.extra = seam_extra(replace(self.seam, tail_crc=self.tail_crc), e) + note_extra(self.note, e)
         if self.spool:
             return
         if not self.zip64 and (e.size >= LIMIT or e.compressed >= LIMIT):
