@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import time
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT, cells, read_sheets
 from xlnet.commands.build import build
+from xlnet.errors import XlnetError
 from xlnet.cli import cli
 
 KAGGLE_TEST = ROOT.parent / "shared" / "data" / "titanic" / "test.csv"
@@ -185,6 +187,32 @@ def test_the_csv_parsed_beside_the_workbook_gives_the_same_and_its_errors_come_a
     r = run("predict", tmp_path / "edited.xlsx", new, "--out", tmp_path / "bad.csv")
     assert r.exit_code == 1 and "the sheet 'mmult' is missing" in r.output and str(new) not in r.output, r.output
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_each_chunk_of_the_csv_comes_as_soon_as_it_is_parsed(tmp_path, monkeypatch):
+    """The worker parsing the CSV hands each chunk on as it is written, so that predict works on one while the
+    next is parsed; an error after some chunks comes after them."""
+    from xlnet.table import reading
+    flag = tmp_path / "first chunk taken"
+
+    def chunks(self, rows=None, only=None):  # the second chunk only once the caller holds the first
+        yield "first"
+        deadline = time.monotonic() + 20
+        while not flag.exists():
+            if time.monotonic() > deadline:
+                raise XlnetError("the first chunk was not handed on before the whole CSV was parsed")
+            time.sleep(0.01)
+        yield "second"
+        raise XlnetError("a bad line after two chunks")
+    monkeypatch.setattr(reading.CsvSource, "chunks", chunks)
+    source = reading.CsvSource(ROOT / "src" / "xlnet" / "presets" / "titanic.csv")
+    got = []
+    with pytest.raises(XlnetError, match="a bad line after two chunks"):
+        with reading.parsed_ahead(source) as parsed:
+            for chunk in parsed():
+                got.append(chunk)
+                flag.touch()
+    assert got == ["first", "second"]
 
 
 def test_no_room_for_the_parsed_csv_is_one_line(tmp_path, monkeypatch):

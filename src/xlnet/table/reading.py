@@ -396,33 +396,51 @@ class CsvSource:
 @contextlib.contextmanager
 def parsed_ahead(source: CsvSource, only: Iterable[str] | None = None) -> Iterator[Callable[[], Iterator[Table]]]:
     """source.chunks(only=only), parsed by a forked worker while the caller does other work (predict reads the
-    workbook meanwhile). The block gets a function that waits for the worker and gives the chunks one at a time,
-    read back from the temporary file the worker left them in, so memory holds one; it raises what the worker
-    raised (a CSV's refusal comes after the workbook's, as it did). Without a second core, chunks() parses then."""
+    workbook meanwhile). The block gets a function that gives the chunks one at a time, each as soon as the
+    worker has left it in a temporary file (so the caller works on one while the worker parses the next, and
+    memory holds one); it raises what the worker raised, after the chunks before it. Without a second core,
+    chunks() parses then."""
     only = None if only is None else list(only)
     if not can_fork():
         yield lambda: source.chunks(only=only)
         return
     with _kept(source):
         spool = tempfile.TemporaryFile()
-    with spool, in_background(lambda: _spool(source, only, spool)) as result:
-        def chunks() -> Iterator[Table]:
-            n = result()
-            with _kept(source):
-                spool.seek(0)
-                for _ in range(n):
-                    yield pickle.load(spool)
-        yield chunks
+    ready, told = os.pipe()  # the worker tells the end offset of each chunk it has written
+    try:
+        with spool, in_background(lambda: _spool(source, only, spool, told)) as result:
+            os.close(told)
+            told = None
+
+            def chunks() -> Iterator[Table]:
+                start = n = 0
+                with open(ready, "rb", closefd=False) as ends, _kept(source):
+                    while len(end := ends.read(8)) == 8:
+                        end = int.from_bytes(end, "little")
+                        yield pickle.loads(os.pread(spool.fileno(), end - start, start))
+                        start, n = end, n + 1
+                if result() != n:  # raises what the worker raised
+                    raise RuntimeError("the CSV's worker wrote chunks it did not tell of")
+            yield chunks
+    finally:
+        os.close(ready)
+        if told is not None:
+            os.close(told)
 
 
-def _spool(source: CsvSource, only: list[str] | None, spool: BinaryIO) -> int:
-    """The chunks pickled into `spool`, one after another: how many."""
+def _spool(source: CsvSource, only: list[str] | None, spool: BinaryIO, told: int) -> int:
+    """The chunks pickled into `spool`, one after another, the end of each told on the pipe `told` once it is
+    written: how many."""
     n = 0
-    with _kept(source):
-        for chunk in source.chunks(only=only):
-            pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
-            n += 1
-        spool.flush()
+    try:
+        with _kept(source):
+            for chunk in source.chunks(only=only):
+                pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                spool.flush()
+                os.write(told, spool.tell().to_bytes(8, "little"))
+                n += 1
+    finally:
+        os.close(told)
     return n
 
 
