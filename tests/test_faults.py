@@ -344,3 +344,30 @@ command()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (
         130, "", "Aborted: stopped before writing; nothing was changed.\n")
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_a_library_turns_into_another_error_still_ends_the_command_in_one_line(signum):
+    """openpyxl's descriptors catch everything (`except:`) and raise a TypeError instead: a SIGTERM that landed
+    there while openpyxl was imported ended a command with that TypeError's traceback. A signal that came while
+    the command ran ends it with the one line and 130, whatever exception it became."""
+    script = f"""
+import os, signal, time
+import click
+from xlnet.cli import reports_errors
+
+@click.command()
+@reports_errors
+def command():
+    try:
+        os.kill(os.getpid(), signal.{signum})
+        time.sleep(10)
+    except:
+        raise TypeError("expected <class 'int'>")
+    print("the signal was lost")
+
+command()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130, "", "Aborted: stopped before writing; nothing was changed.\n")

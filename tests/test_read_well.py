@@ -119,6 +119,12 @@ def test_tables_stay_aligned_for_large_figures(tmp_path):
     assert "predict will use" in r.output
 
 
+def test_a_gap_as_wide_as_its_column_keeps_a_space_before_it():
+    from xlnet.cli import _row
+    line = _row("mmult", "workbook", {"train_loss": 0.129619577}, "-7.395e-07")
+    assert "0.129619577 -7.395e-07" in line, line  # compare once showed 0.129619577-7.395e-07
+
+
 def test_predict_uses_the_lowest_validation_loss_and_says_why(tmp_path):
     s = build(PENGUINS, tmp_path / "p.xlsx", target="sex")
     results = {r.sheet: r.after for r in fit_workbook(s.out, **FIT)}

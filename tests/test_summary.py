@@ -3,6 +3,7 @@ what a read of every row gives, and never take a summary that speaks of other pa
 save."""
 from __future__ import annotations
 
+import json
 import shutil
 import zlib
 
@@ -152,6 +153,13 @@ def test_a_note_that_is_not_a_summary_is_not_read():
     assert summary.read(b"not zlib") is None
     assert summary.read(zlib.compress(b"[1, 2]")) is None
     assert summary.read(zlib.compress(b'{"key": 1, "rows": 2}')) is None
+    assert summary.read(zlib.compress(b" " * (summary.LARGEST + 1) + b"{}")) is None  # inflates past the limit
+    assert summary.read(zlib.compress(b"[" * 100000)) is None
+    good = {"key": 1, "rows": 2, "metrics": {"train_loss": 0.5}, "statistics": {}, "levels": {}, "modes": {},
+            "optimum": None}
+    assert summary.read(zlib.compress(json.dumps(good).encode())) == good
+    for bad in ({"metrics": {"train_loss": "0.5"}}, {"levels": {"Sex": "male"}}, {"optimum": "1"}):
+        assert summary.read(zlib.compress(json.dumps({**good, **bad}).encode())) is None
 
 
 def test_a_fit_that_keeps_a_sheets_parameters_records_its_summary(tmp_path):

@@ -10,7 +10,7 @@ import click
 
 from xlnet.errors import XlnetError
 from xlnet.model.net import SHEETS, solver_target
-from xlnet.xlsx.safety import interrupt_raises, signals_never_swallowed, terminate_like_interrupt
+from xlnet.xlsx.safety import interrupt_raises, signal_came, signals_never_swallowed, terminate_like_interrupt
 
 EXCEL_SOLVER_CELLS = 200  # variable cells Excel's own Solver accepts
 
@@ -21,12 +21,20 @@ def reports_errors(f):
         try:
             with terminate_like_interrupt(), interrupt_raises(), signals_never_swallowed():
                 return f(*args, **kwargs)
-        except XlnetError as e:
-            raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
-            click.echo("Aborted: stopped before writing; nothing was changed.", err=True)
-            sys.exit(130)
+            _aborted()
+        except Exception as e:
+            if signal_came():  # the signal's exception, made another by a library on its way out
+                _aborted()
+            if isinstance(e, XlnetError):
+                raise click.ClickException(str(e)) from None
+            raise
     return wrapper
+
+
+def _aborted() -> None:
+    click.echo("Aborted: stopped before writing; nothing was changed.", err=True)
+    sys.exit(130)
 
 
 def names(text: str | None) -> tuple[str, ...]:
@@ -482,7 +490,7 @@ def _row(sheet, label, m, gap="", seconds=None, split=False):
         extra = "".join(figure(None if m is None or k not in m else m[k], 18 if k.endswith("loss") else 12,
                                10 if k.endswith("loss") else 4) for k in keys[:3])
     secs = "" if seconds is None else f"{seconds:.2f}"
-    return f"{sheet:<8}{label:<20}{value}{gap:>10}{extra}{secs:>9}"
+    return f"{sheet:<8}{label:<20}{value} {gap:>9}{extra}{secs:>9}"  # a gap of -7.395e-07 fills its 9
 
 
 @cli.command()

@@ -21,6 +21,7 @@ from xlnet.workbook.layout import SheetLayout
 from xlnet.workbook.sheet_data import SheetData
 
 VERSION = 1  # of what a summary holds and how each figure is computed: a change makes old summaries unread
+LARGEST = 4 << 20  # inflated bytes of a summary read at most (a note holds 64 KiB; a bomb is not read)
 
 
 def key(spec: Spec, at: SheetLayout, W: np.ndarray, decay: float, n: int) -> int:
@@ -49,12 +50,19 @@ def read(note: bytes | None) -> dict | None:
     if not note:
         return None
     try:
-        summary = json.loads(zlib.decompress(note))
-    except (zlib.error, ValueError, UnicodeDecodeError):
+        inflate = zlib.decompressobj()
+        text = inflate.decompress(note, LARGEST)
+        if inflate.unconsumed_tail or not inflate.eof:
+            return None
+        summary = json.loads(text)
+    except (zlib.error, ValueError, UnicodeDecodeError, RecursionError):
         return None
     need = {"key": int, "rows": int, "metrics": dict, "statistics": dict, "levels": dict, "modes": dict}
     if not isinstance(summary, dict) or not all(isinstance(summary.get(k), t) for k, t in need.items()):
         return None
+    numbers = [*summary["metrics"].values(), *summary["statistics"].values(), summary.get("optimum") or 0.0]
+    if not all(type(v) is float for v in numbers) or not all(isinstance(v, list) for v in summary["levels"].values()):
+        return None  # not as xlnet writes one
     return summary
 
 

@@ -276,6 +276,15 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled as Ctrl-C is: temporary files are removed on the way out."""
 
 
+_signals_seen: list[int] = []  # Ctrl-C and SIGTERM handled while a command runs
+
+
+def signal_came() -> bool:
+    """Whether Ctrl-C or SIGTERM came while the command ran: whatever exception a library turned its exception
+    into (openpyxl's `except:` makes a TypeError of it), the command was stopped, not broken."""
+    return bool(_signals_seen)
+
+
 @contextlib.contextmanager
 def terminate_like_interrupt() -> Iterator[None]:
     """While a command runs, SIGTERM ends it as Ctrl-C does (cleaning up); a process forked meanwhile just exits."""
@@ -284,6 +293,7 @@ def terminate_like_interrupt() -> Iterator[None]:
     def handler(signum, frame):
         if os.getpid() != owner:
             os._exit(128 + signum)
+        _signals_seen.append(signum)
         raise Terminated()
     with _handling(signal.SIGTERM, handler):
         yield
@@ -316,9 +326,12 @@ def _send_again(signum: int) -> None:
 
 
 def interrupt_raises():
-    """While a command runs, Ctrl-C raises KeyboardInterrupt (Python's own handler), so that the command cleans up
-    on its way out, whatever handler was in place before it (the entry point's, which exits at once)."""
-    return _handling(signal.SIGINT, signal.default_int_handler)
+    """While a command runs, Ctrl-C raises KeyboardInterrupt (as Python's own handler does), so that the command
+    cleans up on its way out, whatever handler was in place before it (the entry point's, which exits at once)."""
+    def handler(signum, frame):
+        _signals_seen.append(signum)
+        raise KeyboardInterrupt
+    return _handling(signal.SIGINT, handler)
 
 
 @contextlib.contextmanager
