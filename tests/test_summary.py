@@ -158,7 +158,8 @@ def test_a_note_that_is_not_a_summary_is_not_read():
     good = {"key": 1, "rows": 2, "metrics": {"train_loss": 0.5}, "statistics": {}, "levels": {}, "modes": {},
             "optimum": None}
     assert summary.read(zlib.compress(json.dumps(good).encode())) == good
-    for bad in ({"metrics": {"train_loss": "0.5"}}, {"levels": {"Sex": "male"}}, {"optimum": "1"}):
+    for bad in ({"metrics": {"train_loss": "0.5"}}, {"levels": {"Sex": "male"}}, {"optimum": "1"},
+                {"levels": {"Sex": [{"a": 1}]}}, {"modes": {"Sex": ["male"]}}):
         assert summary.read(zlib.compress(json.dumps({**good, **bad}).encode())) is None
 
 

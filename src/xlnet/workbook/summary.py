@@ -40,8 +40,11 @@ def note(sheet: SheetData, W: np.ndarray, decay: float) -> bytes | None:
     if not all(math.isfinite(v) for v in [*figures["metrics"].values(), *figures["statistics"].values()]):
         return None
     n = sheet.layout.n
-    text = json.dumps({"key": key(sheet.spec, sheet.layout, W, decay, n), "rows": n, **figures},
-                      separators=(",", ":"), allow_nan=False, default=_plain)
+    try:
+        text = json.dumps({"key": key(sheet.spec, sheet.layout, W, decay, n), "rows": n, **figures},
+                          separators=(",", ":"), allow_nan=False, default=_plain)
+    except (ValueError, TypeError):  # a level or a fill JSON does not hold (NaN, an odd type): no summary
+        return None
     return zlib.compress(text.encode(), 6)
 
 
@@ -61,7 +64,10 @@ def read(note: bytes | None) -> dict | None:
     if not isinstance(summary, dict) or not all(isinstance(summary.get(k), t) for k, t in need.items()):
         return None
     numbers = [*summary["metrics"].values(), *summary["statistics"].values(), summary.get("optimum") or 0.0]
-    if not all(type(v) is float for v in numbers) or not all(isinstance(v, list) for v in summary["levels"].values()):
+    levels = summary["levels"].values()
+    values = [v for level in levels if isinstance(level, list) for v in level] + list(summary["modes"].values())
+    if not all(type(v) is float for v in numbers) or not all(isinstance(level, list) for level in levels) \
+            or not all(v is None or type(v) in (str, float, int) for v in values):
         return None  # not as xlnet writes one
     return summary
 
