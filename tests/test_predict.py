@@ -195,7 +195,7 @@ def test_each_chunk_of_the_csv_comes_as_soon_as_it_is_parsed(tmp_path, monkeypat
     from xlnet.table import reading
     flag = tmp_path / "first chunk taken"
 
-    def chunks(self, rows=None, only=None):  # the second chunk only once the caller holds the first
+    def chunks(self, rows=None, only=None, until=None):  # the second chunk only once the caller holds the first
         yield "first"
         deadline = time.monotonic() + 20
         while not flag.exists():
@@ -292,3 +292,98 @@ def test_a_continuous_target_predicts_numbers_without_warnings(tmp_path):
     got = rows(out)
     assert got[0] == ["row", "body_mass_g"] and len(got) == 345
     assert all(np.isfinite(float(x[1])) for x in got[1:])
+
+
+def _tables(chunks) -> list:
+    """Chunks as plain data: each row's line and its texts."""
+    out = []
+    for t in chunks:
+        texts = [c.texts() if c is not None else None for c in t.columns]
+        out += [(int(line), tuple(col[i] if col else None for col in texts)) for i, line in enumerate(t.lines)]
+    return out
+
+
+def _csv_with_quoted_breaks(path, rows: int = 400, line_end: str = "\n", bom: bool = False) -> Path:
+    """A CSV whose Name fields hold quoted commas, quotes and, every 7th row, a line break."""
+    lines = ["\n", "Pclass,Name,Sex,Age,SibSp,Parch,Fare,Embarked"]  # a blank line before the header
+    for i in range(rows):
+        name = f'"Smith, Mr. ""J"" {i}' + ("\nthe second line" if i % 7 == 3 else "") + '"'
+        lines.append(f"{1 + i % 3},{name},{'male' if i % 2 else 'female'},{20 + i % 50},0,0,{7 + i % 13}.25,S")
+        if i % 50 == 10:
+            lines.append("")  # a blank row
+    text = line_end.join(lines) + line_end
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    return path
+
+
+@pytest.mark.parametrize("line_end, bom", [("\n", False), ("\r\n", True)])
+def test_a_csv_cut_at_a_row_boundary_reads_as_one_parse_and_one_cut_inside_a_row_reads_on(tmp_path, line_end, bom):
+    """The first half keeps the rows that end by the cut and says whether one ended on it; the second starts
+    there; where a quoted line break spans the cut, the first half reads on to the end instead."""
+    from xlnet.table import reading
+    path = _csv_with_quoted_breaks(tmp_path / "q.csv", line_end=line_end, bom=bom)
+    source = reading.CsvSource(path)
+    whole = _tables(source.chunks(rows=9))
+    data = path.read_bytes()
+    breaks = [i + 1 for i, b in enumerate(data) if b == 10]
+    clean = dirty = 0
+    for k in range(5, len(breaks) - 5, 37):
+        cut = (breaks[k - 1], k)  # just after the k-th line break: k lines before it
+        first = _tables(source.chunks(rows=9, until=k))
+        if source.cut_clean:
+            clean += 1
+            assert first + _tables(source.chunks_after(cut, rows=9)) == whole
+        else:
+            dirty += 1
+            assert first == whole
+    assert clean and dirty  # both kinds of cut were met
+
+
+def test_predict_parses_a_large_csv_in_halves_to_the_same_predictions_and_errors(tmp_path, monkeypatch):
+    from xlnet.table import reading
+    monkeypatch.setattr(reading, "HALVES_FROM", 1000)
+    monkeypatch.setattr(reading, "ENCODE_ROWS", 16)
+    s = build(out=tmp_path / "t.xlsx")
+    new = _csv_with_quoted_breaks(tmp_path / "new.csv", rows=600)
+    assert reading.CsvSource(new).halves() is not None
+    r = run("predict", s.out, new, "--out", tmp_path / "halves.csv")
+    assert r.exit_code == 0, r.output
+    monkeypatch.setattr(reading, "can_fork", lambda: False)
+    r = run("predict", s.out, new, "--out", tmp_path / "one.csv")
+    assert (tmp_path / "halves.csv").read_text() == (tmp_path / "one.csv").read_text()
+    assert len(rows(tmp_path / "halves.csv")) == 601
+    data = new.read_bytes()  # cut inside a quoted line break: the first half reads on, the second is not used
+    inside = data.find(b"\nthe second line", len(data) // 2) + 1
+    monkeypatch.setattr(reading.CsvSource, "halves", lambda self: (inside, data.count(b"\n", 0, inside)))
+    monkeypatch.setattr(reading, "can_fork", lambda: True)
+    r = run("predict", s.out, new, "--out", tmp_path / "inside.csv")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "inside.csv").read_text() == (tmp_path / "one.csv").read_text()
+    monkeypatch.undo()
+    monkeypatch.setattr(reading, "HALVES_FROM", 1000)
+    monkeypatch.setattr(reading, "ENCODE_ROWS", 16)
+    text = new.read_text()
+    lines = text.split("\n")
+    for at in (len(lines) // 4, 3 * len(lines) // 4):  # a bad line in each half: named as one parse names it
+        bad = "\n".join(lines[:at] + ["3,too,few"] + lines[at:])
+        new.write_text(bad)
+        monkeypatch.setattr(reading, "can_fork", lambda: False)
+        alone = run("predict", s.out, new, "--out", tmp_path / "x.csv").output
+        monkeypatch.setattr(reading, "can_fork", lambda: True)
+        halved = run("predict", s.out, new, "--out", tmp_path / "x.csv").output
+        assert halved == alone and alone.startswith(f"Error: {new}: line ") and "has 3 fields" in alone, alone
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_csv_is_not_cut_where_a_byte_may_not_be_a_line_break(tmp_path, monkeypatch):
+    from xlnet.table import reading
+    monkeypatch.setattr(reading, "HALVES_FROM", 1000)
+    plain = _csv_with_quoted_breaks(tmp_path / "a.csv")
+    assert reading.CsvSource(plain).halves() is not None
+    assert reading.CsvSource(plain, max_rows=10**6).halves() is None
+    (tmp_path / "r.csv").write_bytes(plain.read_bytes().replace(b"\n", b"\r"))  # old Mac line ends
+    assert reading.CsvSource(tmp_path / "r.csv").halves() is None
+    (tmp_path / "u.csv").write_bytes(plain.read_text().encode("utf-16"))
+    assert reading.CsvSource(tmp_path / "u.csv").halves() is None
+    monkeypatch.setattr(reading, "HALVES_FROM", 10**9)
+    assert reading.CsvSource(plain).halves() is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import io
 import itertools
 import math
 import os
@@ -26,13 +27,15 @@ import numpy as np
 
 from xlnet.errors import XlnetError
 from xlnet.model.spec import MISSING_MARKERS, Column, Spec, TypeTracker, parse_number
-from xlnet.workers import can_fork, in_background
+from xlnet.workers import can_fork, cores, in_background
 
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in the workbook's XML
 READ_CHUNK = 1 << 20   # bytes read at a time
 ENCODE_ROWS = 65_536   # rows a chunk holds: the texts of a chunk are numbered at once
+HALVES_FROM = 16 << 20  # bytes of a CSV that predict parses as two halves, a worker each (CsvSource.halves)
+ONE_BYTE_BREAK = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1"}  # a 0x0A byte is a line break wherever it is
 csv.field_size_limit(1 << 17)
 
 
@@ -274,17 +277,21 @@ class CsvSource:
         self.encoding: str | None = None
         with self._open() as (f, stamp):
             self.stamp = stamp
-            self.header, delimiter, _, _ = self._head(f)
-        self.decimal_comma = delimiter == ";"
+            self.header, self.delimiter, _, _ = self._head(f)
+        self.decimal_comma = self.delimiter == ";"
+        self.cut_clean: bool | None = None  # after chunks(until=...): whether the rows ended at that line
 
     @contextlib.contextmanager
-    def _open(self) -> Iterator[tuple[TextIO, tuple[int, int]]]:
+    def _open(self, offset: int = 0) -> Iterator[tuple[TextIO, tuple[int, int]]]:
+        """The file as text, from byte `offset` (a line's start, in a ONE_BYTE_BREAK encoding), and its stamp."""
         path = self.path
         try:
             if self.encoding is None:
                 with open(path, "rb") as fp:
                     self.encoding = _encoding(self.source, fp)
-            with open(path, encoding=self.encoding, newline="") as f:
+            with open(path, "rb") as raw:
+                raw.seek(offset)
+                f = io.TextIOWrapper(raw, self._encoding_from(offset), newline="")
                 stat = os.fstat(f.fileno())
                 yield f, (stat.st_size, stat.st_mtime_ns)
                 stat = os.fstat(f.fileno())
@@ -294,6 +301,9 @@ class CsvSource:
             raise XlnetError(f"{self.source}: cannot read it ({e.strerror}).") from None
         except UnicodeDecodeError:  # it decoded whole a moment ago
             self._changed()
+
+    def _encoding_from(self, offset: int) -> str:
+        return "utf-8" if offset and self.encoding == "utf-8-sig" else self.encoding  # the mark is at the start
 
     def _changed(self) -> None:
         raise XlnetError(f"{self.source}: the file changed while it was read; run the command again once it is "
@@ -324,10 +334,13 @@ class CsvSource:
             _check_text(path, 1, "header", h)
         return header, delimiter, rows, blank
 
-    def chunks(self, rows: int | None = None, only: Iterable[str] | None = None) -> Iterator[Table]:
+    def chunks(self, rows: int | None = None, only: Iterable[str] | None = None, until: int | None = None
+               ) -> Iterator[Table]:
         """The rows, `rows` at a time (ENCODE_ROWS): each chunk a table of its own, its lines those of the file.
         `only`: the columns to read (the others are None in the tables: predict reads no more than its model
-        needs); a row counts as blank only where every column of the file is."""
+        needs); a row counts as blank only where every column of the file is. `until`: the rows that end by this
+        line of the file (a cut of halves()), and cut_clean says whether one ended on it; where a row runs past
+        it (a quoted line break), every row to the end (cut_clean False)."""
         only = None if only is None else set(only)
         rows = rows or ENCODE_ROWS
         path, limit = self.source, math.inf if self.max_rows is None else self.max_rows
@@ -336,29 +349,92 @@ class CsvSource:
             header, _, reader, blank = self._head(f)
             if (header, stamp) != (self.header, self.stamp):
                 self._changed()
-            while True:
-                batch: list[list[str]] = []
-                start = reader.line_num
-                try:
-                    batch.extend(itertools.islice(reader, rows))  # what was read stays in batch if a row is bad
-                except csv.Error as e:
-                    last = _lines(batch, start, reader.line_num)[-1] if batch else start
-                    raise XlnetError(f"{path}: line {blank + last + 1} is not valid CSV ({e}).") from None
-                if not batch:
-                    break
-                chunk = self._chunk(header, batch, blank + _lines(batch, start, reader.line_num), only)
-                if chunk is None:
-                    continue
+            for chunk in self._parsed(reader, blank, rows, only, until):
                 n += len(chunk)
                 if n > limit:
                     raise XlnetError(f"{path}: more than {self.max_rows:,} {self.noun} rows, more than a "
                                      "worksheet holds (1,048,576 rows with its headers); split the file.")
                 yield chunk
+        if until is not None:
+            return
         if n == 0:
             raise XlnetError(f"{path}: the header is there but there are no {self.noun} rows.")
         if self.n_rows not in (None, n):
             self._changed()
         self.n_rows = n
+
+    def chunks_after(self, cut: tuple[int, int], rows: int | None = None, only: Iterable[str] | None = None
+                     ) -> Iterator[Table]:
+        """The rows after a cut of halves() (byte offset, lines before it), as chunks() gives them."""
+        offset, lines = cut
+        with self._open(offset) as (f, stamp):
+            if stamp != self.stamp:
+                self._changed()
+            reader = csv.reader(f, delimiter=self.delimiter)
+            yield from self._parsed(reader, lines, rows or ENCODE_ROWS, None if only is None else set(only))
+
+    def halves(self) -> tuple[int, int] | None:
+        """Where the CSV may be parsed as two halves: (the byte offset of a line's start near its middle, the
+        lines before it), for a file of HALVES_FROM bytes or more whose line breaks are \\n or \\r\\n in a
+        ONE_BYTE_BREAK encoding; None otherwise. Of the breaks near the middle, the first with an even count of
+        quotes before it (outside a quoted field, where the file quotes as CSV does); a break inside a quoted
+        field after all is found by the first half's parse (chunks' `until`)."""
+        size = self.stamp[0]
+        if size < HALVES_FROM or self.max_rows is not None or codecs.lookup(self.encoding).name not in \
+                {codecs.lookup(e).name for e in ONE_BYTE_BREAK}:
+            return None
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(size // 2 + (1 << 20))
+        except OSError:
+            return None
+        at = size // 2
+        quotes = data.count(b'"', 0, at)
+        for _ in range(64):
+            brk = data.find(b"\n", at)
+            if brk < 0:
+                return None
+            quotes += data.count(b'"', at, brk)
+            at = brk + 1
+            if quotes % 2 == 0:
+                break
+        else:
+            return None
+        if data.count(b"\r", 0, at) != data.count(b"\r\n", 0, at):  # a lone \r breaks a line for csv too
+            return None
+        return at, data.count(b"\n", 0, at)
+
+    def _parsed(self, reader, lines_before: int, rows: int, only: set[str] | None, until: int | None = None
+                ) -> Iterator[Table]:
+        """The chunks of `reader`'s rows, the reader having started `lines_before` lines into the file (each
+        chunk's lines are the file's); `until`: see chunks."""
+        while True:
+            batch: list[list[str]] = []
+            start, failed = reader.line_num, None
+            try:
+                batch.extend(itertools.islice(reader, rows))  # what was read stays in batch if a row is bad
+            except csv.Error as e:
+                failed = e
+            lines = lines_before + _lines(batch, start, reader.line_num) if batch else np.zeros(0, np.int32)
+            last = int(lines[-1]) if batch else lines_before + start  # where the rows read whole end
+            if until is not None and last >= until:
+                keep = int(np.searchsorted(lines, until, side="right"))  # the rows ending by the cut
+                if keep and lines[keep - 1] == until or not keep and lines_before + start == until:
+                    chunk = self._chunk(self.header, batch[:keep], lines[:keep], only) if keep else None
+                    if chunk is not None:
+                        yield chunk
+                    self.cut_clean = True  # the next row starts after the cut: the other half's
+                    return
+                until, self.cut_clean = None, False  # a row runs past the cut: read on to the end
+            if failed is not None:
+                raise XlnetError(f"{self.source}: line {last + 1} is not valid CSV ({failed}).") from None
+            if not batch:
+                if until is not None:
+                    self.cut_clean = False
+                return
+            chunk = self._chunk(self.header, batch, lines, only)
+            if chunk is not None:
+                yield chunk
 
     def _chunk(self, header: list[str], batch: list[list[str]], lines: np.ndarray, only: set[str] | None = None
                ) -> Table | None:
@@ -395,53 +471,75 @@ class CsvSource:
 
 @contextlib.contextmanager
 def parsed_ahead(source: CsvSource, only: Iterable[str] | None = None) -> Iterator[Callable[[], Iterator[Table]]]:
-    """source.chunks(only=only), parsed by a forked worker while the caller does other work (predict reads the
-    workbook meanwhile). The block gets a function that gives the chunks one at a time, each as soon as the
-    worker has left it in a temporary file (so the caller works on one while the worker parses the next, and
-    memory holds one); it raises what the worker raised, after the chunks before it. Without a second core,
-    chunks() parses then."""
+    """source.chunks(only=only), parsed by forked workers while the caller does other work (predict reads the
+    workbook meanwhile): a large CSV in two halves, a worker each (CsvSource.halves), else by one. The block gets
+    a function that gives the chunks in order, one at a time, each as soon as its worker has left it in a
+    temporary file (so the caller works on one while the workers parse the next, and memory holds one); it
+    raises what a worker raised, after the chunks before it. Without a second core, chunks() parses then."""
     only = None if only is None else list(only)
     if not can_fork():
         yield lambda: source.chunks(only=only)
         return
-    with _kept(source):
-        spool = tempfile.TemporaryFile()
-    ready, told = os.pipe()  # the worker tells the end offset of each chunk it has written
-    try:
-        with spool, in_background(lambda: _spool(source, only, spool, told)) as result:
+    cut = source.halves() if cores() > 1 else None
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(_Parsed(source, lambda: source.chunks(only=only, until=cut and cut[1])))
+        second = stack.enter_context(_Parsed(source, lambda: source.chunks_after(cut, only=only))) if cut else None
+
+        def chunks() -> Iterator[Table]:
+            yield from first.chunks()
+            n, clean = first.result()
+            if second is not None and clean:
+                yield from second.chunks()
+                n += second.result()[0]
+            if n == 0:
+                raise XlnetError(f"{source.source}: the header is there but there are no {source.noun} rows.")
+        yield chunks
+
+
+class _Parsed:
+    """Chunks parsed by a forked worker into a temporary file, the end of each told on a pipe as it is written."""
+
+    def __init__(self, source: CsvSource, make: Callable[[], Iterator[Table]]):
+        self.source, self.make = source, make
+
+    def __enter__(self) -> "_Parsed":
+        with _kept(self.source):
+            self.spool = tempfile.TemporaryFile()
+        self.ready, told = os.pipe()
+        self.stack = contextlib.ExitStack()
+        self.stack.callback(os.close, self.ready)
+        self.stack.enter_context(self.spool)
+        try:
+            self.result = self.stack.enter_context(in_background(lambda: self._spool(told)))
+        finally:
+            os.close(told)  # the worker has its own
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
+
+    def _spool(self, told: int) -> tuple[int, bool | None]:
+        """In the worker: the chunks pickled into the spool one after another, each one's end told once written;
+        how many, and whether the rows ended at the cut asked for (CsvSource.cut_clean)."""
+        n = 0
+        try:
+            with _kept(self.source):
+                for chunk in self.make():
+                    pickle.dump(chunk, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    self.spool.flush()
+                    os.write(told, self.spool.tell().to_bytes(8, "little"))
+                    n += 1
+        finally:
             os.close(told)
-            told = None
+        return n, self.source.cut_clean
 
-            def chunks() -> Iterator[Table]:
-                start = n = 0
-                with open(ready, "rb", closefd=False) as ends, _kept(source):
-                    while len(end := ends.read(8)) == 8:
-                        end = int.from_bytes(end, "little")
-                        yield pickle.loads(os.pread(spool.fileno(), end - start, start))
-                        start, n = end, n + 1
-                if result() != n:  # raises what the worker raised
-                    raise RuntimeError("the CSV's worker wrote chunks it did not tell of")
-            yield chunks
-    finally:
-        os.close(ready)
-        if told is not None:
-            os.close(told)
-
-
-def _spool(source: CsvSource, only: list[str] | None, spool: BinaryIO, told: int) -> int:
-    """The chunks pickled into `spool`, one after another, the end of each told on the pipe `told` once it is
-    written: how many."""
-    n = 0
-    try:
-        with _kept(source):
-            for chunk in source.chunks(only=only):
-                pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
-                spool.flush()
-                os.write(told, spool.tell().to_bytes(8, "little"))
-                n += 1
-    finally:
-        os.close(told)
-    return n
+    def chunks(self) -> Iterator[Table]:
+        start = 0
+        with open(self.ready, "rb", closefd=False) as ends, _kept(self.source):
+            while len(end := ends.read(8)) == 8:
+                end = int.from_bytes(end, "little")
+                yield pickle.loads(os.pread(self.spool.fileno(), end - start, start))
+                start = end
 
 
 @contextlib.contextmanager
