@@ -11,6 +11,7 @@ import pytest
 from conftest import cells, read_sheets
 from test_workbook import RTOL, check_against_numpy
 from xlnet.commands.build import build
+from xlnet.errors import XlnetError
 from xlnet.commands.fit import fit_workbook
 from xlnet.workbook.layout import FIRST_ROW
 from xlnet.xlsx import write
@@ -160,3 +161,49 @@ def test_two_processes_read_a_sheet_as_one_does(tmp_path, monkeypatch, not_runs,
     monkeypatch.setattr(fast_rows, "_split_tail", lambda *a: split.append(1) or tail(*a))
     _same(alone, _read_all(path))
     assert split  # the two-process path was taken
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Thresholds lowered so the titanic rows take the large path, a few rows at a time."""
+    from xlnet.workbook import writing
+    monkeypatch.setattr(write, "BIG_SHEET", 10)
+    monkeypatch.setattr(write, "THREAD_BUFFER", 4096)
+    monkeypatch.setattr(writing, "CHUNK_ROWS", 50)
+    return writing
+
+
+@pytest.mark.parametrize("options", [
+    {"valid_pct": 0.2},                                        # the lesson's three sheets
+    {"target": "Survived", "seed": 4},                         # an inferred spec: the Set column's text
+    {"target": "Embarked", "missing": "mode", "hidden": 3},    # classes as text, first met chunks apart
+])
+def test_model_sheets_written_by_a_worker_are_the_bytes_one_process_writes(tmp_path, small_parts, monkeypatch,
+                                                                          options):
+    """From PARALLEL_ROWS rows on, a forked worker writes every model sheet but the first, from the value cells
+    sent to it: the package is the one a single process writes, member for member, compressed bytes, CRCs and
+    seams (in the zip's extra fields) included, with one shared-strings table that holds every text either used."""
+    monkeypatch.setattr(small_parts, "PARALLEL_ROWS", 10 ** 9)
+    one = build(out=tmp_path / "one.xlsx", **options).out
+    helpers = []
+    monkeypatch.setattr(small_parts, "PARALLEL_ROWS", 100)
+    monkeypatch.setattr(small_parts._Helper, "stop", lambda self, stop=small_parts._Helper.stop: (
+        helpers.append(self), stop(self)))
+    two = build(out=tmp_path / "two.xlsx", **options).out
+    assert helpers, "no worker wrote a sheet"
+    assert members(two) == members(one)
+    with zipfile.ZipFile(one) as a, zipfile.ZipFile(two) as b:
+        assert [(i.filename, i.CRC, i.compress_size, i.extra) for i in a.infolist() if i.filename != "docProps/core.xml"] \
+            == [(i.filename, i.CRC, i.compress_size, i.extra) for i in b.infolist() if i.filename != "docProps/core.xml"]
+    assert cells(two) == cells(one)
+
+
+def test_a_worker_that_fails_fails_the_build_and_nothing_is_written(tmp_path, small_parts, monkeypatch):
+    monkeypatch.setattr(small_parts, "PARALLEL_ROWS", 100)
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(small_parts, "_register", full_disk)  # in the worker only
+    with pytest.raises(XlnetError, match="No space left on device"):
+        build(out=tmp_path / "w.xlsx", valid_pct=0.2)
+    assert list(tmp_path.iterdir()) == []

@@ -135,21 +135,21 @@ def _build(source: Spooled, path: Path, out: Path, surveyed: bool, *, seed: int 
     with new_workbook(out) as w:
         if readme_first:
             write_readme_sheet(w, spec, models, n, split)
-        sheets = ModelSheets(w, spec, models, theta, n, split)
-        data = DataSheet(w, source.header, survey.numbers_only, source.decimal_comma, survey.n_rows)
-        done = 0
-        for chunk in source.chunks():
-            data.add(chunk)
-            frame = cleaning.apply(type_table(chunk, spec))
-            sets = None if held_out is None else set_names(held_out[done:done + len(frame)])
-            done += len(frame)
-            env = model_env(spec, frame, sets, cleaning)
-            sheets.add(env)
-            X = feature_matrix(spec, env)
-            y = spec.codes(env[spec.target])
-            for s in scores.values():
-                s.add(X, y, sets)
-        sheets.close()
+        with ModelSheets(w, spec, models, theta, n, split) as sheets:
+            data = DataSheet(w, source.header, survey.numbers_only, source.decimal_comma, survey.n_rows)
+            done = 0
+            for chunk in source.chunks():
+                data.add(chunk)
+                frame = cleaning.apply(type_table(chunk, spec))
+                sets = None if held_out is None else set_names(held_out[done:done + len(frame)])
+                done += len(frame)
+                env = model_env(spec, frame, sets, cleaning)
+                sheets.add(env)
+                X = feature_matrix(spec, env)
+                y = spec.codes(env[spec.target])
+                for s in scores.values():
+                    s.add(X, y, sets)
+            sheets.close()
         data.close()
         if not readme_first:
             write_readme_sheet(w, spec, models, n, split)

@@ -4,7 +4,10 @@ What goes where is the layout's business; this module only turns it into rows.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
+import multiprocessing
 import zlib
 
 import numpy as np
@@ -12,6 +15,7 @@ import numpy as np
 from xlnet.model.net import Model
 from xlnet.model.spec import Spec, parse_number
 from xlnet.table.reading import Table, TextColumn, pointed
+from xlnet.workers import can_fork, in_background
 from xlnet.workbook.layout import DATA_SHEET, FIRST_ROW, HEADER_ROW, SPEC_SHEET, TITLE_ROW, SheetLayout
 from xlnet.xlsx.parts import (OPEN, PRINT_TITLES, ROW_MARK, Formula, RowTemplate, Style, sheet_ref, value_tail,
                               value_tails)
@@ -32,6 +36,8 @@ METRIC_WIDTH, PARAM_WIDTH = 13, 11
 DUMMY = Style(num_fmt="0", align="center")
 FORMATS = {"Fare": Style(num_fmt="0.00", align="center")}
 CHUNK_ROWS = 8192  # rows whose value cells are rendered at once
+PARALLEL_ROWS = 50_000  # rows from which a worker writes all the model sheets but the first
+PIPE_BYTES = 1 << 20  # Linux's largest pipe for a user, unless raised (fs.pipe-max-size)
 SPEC_CHUNK = 30_000  # characters of the spec's JSON per cell (a cell holds 32,767)
 
 
@@ -61,7 +67,8 @@ def _plain(v):
 
 class ModelSheets:
     """The model sheets, side by side, written a chunk of rows at a time (`add`): each chunk's value cells are
-    rendered once for every sheet."""
+    rendered once for every sheet. From PARALLEL_ROWS rows on, a forked worker writes all the sheets but the
+    first (a `_Helper`); used as a context manager, so that worker never outlives the block."""
 
     def __init__(self, w: Writer, spec: Spec, models: dict[str, Model], thetas: dict[str, np.ndarray], n: int,
                  split: bool):
@@ -72,6 +79,18 @@ class ModelSheets:
         self.columns = self.sheets[0].columns if self.sheets else ()
         self.digest = DataDigest(len(self.columns))
         self.done = 0
+        parallel = n >= PARALLEL_ROWS and len(self.sheets) > 1 and can_fork()
+        for sheet in self.sheets if parallel else ():
+            sheet.stream.settle()  # no thread of ours running when the worker forks
+        self.helper = _Helper(w, self.sheets[1:]) if parallel else None
+        self.own = self.sheets[:1] if parallel else self.sheets
+
+    def __enter__(self) -> "ModelSheets":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.helper is not None:
+            self.helper.stop()
 
     def add(self, env: dict) -> None:
         """The next rows: their value columns (each sheet's `columns`) in `env`."""
@@ -81,14 +100,84 @@ class ModelSheets:
         for start in range(0, n, CHUNK_ROWS):
             part = [values[start:start + CHUNK_ROWS] for values in data]
             tails = [value_tails(_plain_list(values), self.strings) for values in part]
-            for sheet in self.sheets:
+            if self.helper is not None:
+                self.helper.send(self.done + start, part, tails)
+            for sheet in self.own:
                 sheet.rows(self.done + start, part, tails)
         self.done += n
 
     def close(self) -> dict[str, SheetLayout]:
-        for sheet in self.sheets:
-            sheet.close(self.digest.value())
+        data = self.digest.value()
+        for sheet in self.own:
+            sheet.close(data)
+        if self.helper is not None:
+            for sheet, entry in zip(self.helper.sheets, self.helper.close(data)):
+                sheet.close(data, entry)
         return {sheet.model.name: sheet.at for sheet in self.sheets}
+
+
+class _Helper:
+    """A forked worker writing some of the model sheets. Each chunk's rows go to it with their value cells (rendered
+    here, where the shared strings are registered) and the texts added to the shared strings since the last chunk,
+    so its copy of them stays the same as this one; it finishes the sheets into the spools this process shares,
+    and sends back their zip entries. It must add no string or style of its own: those would be lost (checked)."""
+
+    def __init__(self, w: Writer, sheets: list["ModelSheet"]):
+        self.w, self.sheets, self.sent = w, sheets, len(w.strings.new)
+        w.fp.flush()  # nothing buffered for the worker's copy of the file to hold too
+        receive, self.conn = multiprocessing.get_context("fork").Pipe(duplex=False)
+        with contextlib.suppress(OSError, AttributeError):  # room for a chunk or two, so neither waits on the other
+            fcntl.fcntl(self.conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self.stack = contextlib.ExitStack()
+        try:
+            self.result = self.stack.enter_context(
+                in_background(lambda: _render(receive, self.conn, w, sheets)))
+        finally:
+            receive.close()  # the worker has its own
+
+    def _texts(self) -> list[str]:
+        new = self.w.strings.new
+        texts, self.sent = new[self.sent:], len(new)
+        return texts
+
+    def send(self, first: int, part: list[np.ndarray], tails: list[list[str]]) -> None:
+        try:
+            self.conn.send(("rows", first, part, tails, self._texts()))
+        except OSError:  # the worker is gone: raise what it raised
+            self.result()
+            raise
+
+    def close(self, data: int) -> list:
+        """The worker's sheets' zip entries, once it has finished them; `data`: their DataDigest."""
+        self.conn.send(("end", data, self._texts(), len(self.w.strings.items), len(self.w.styles.cache)))
+        entries = self.result()
+        self.stop()
+        return entries
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.stack.close()
+
+
+def _render(receive, send, w: Writer, sheets: list["ModelSheet"]) -> list:
+    """In the worker: the sheets' rows as they come, then the sheets finished; their zip entries."""
+    send.close()
+    while (message := receive.recv())[0] == "rows":
+        _, first, part, tails, texts = message
+        _register(w.strings, texts)
+        for sheet in sheets:
+            sheet.rows(first, part, tails)
+    _, data, texts, n_strings, n_styles = message
+    _register(w.strings, texts)
+    entries = [sheet.finish(data) for sheet in sheets]
+    if (len(w.strings.items), len(w.styles.cache)) != (n_strings, n_styles):
+        raise RuntimeError("a model sheet written in a worker added a shared string or style of its own")
+    return entries
+
+
+def _register(strings, texts: list[str]) -> None:
+    for text in texts:
+        strings(text)
 
 
 class DataDigest:
@@ -143,6 +232,9 @@ class ModelSheet:
         if at.decay_cell_at:
             put(*at.decay_cell_at, float(spec.weight_decay), PARAM)
 
+        for value, _ in (cell for cells in fixed.values() for cell in cells.values()):
+            if type(value) is str:  # registered now, as the rows that hold it may be written by a worker
+                w.strings(value)
         settable = at.param_cells() + ([at.decay_cell_at] if at.decay_cell_at else [])
         self.stream = w.sheet(model.name, widths=widths, freeze=(0, HEADER_ROW), rows=n,
                               seam_after=max(r for _, r in settable), layout=at.fingerprint(),
@@ -182,17 +274,29 @@ class ModelSheet:
             cells.update(fixed.get(r, {}))
             stream.row(r, sorted((c, *v) for c, v in cells.items()))
 
-    def close(self, data: int) -> None:
-        """`data`: the DataDigest of the rows written."""
-        at, fixed = self.at, self.fixed
-        for r in sorted(k for k in fixed if k > at.last_row):
-            self.stream.row(r, sorted((c, *v) for c, v in fixed[r].items()))
-        self.stream.close(data=data)
-        for key, value in at.solver_names().items():
+    def close(self, data: int, entry=None) -> None:
+        """`data`: the DataDigest of the rows written; `entry`: the sheet's zip entry where a worker finished it."""
+        if entry is None:
+            self._last_rows()
+            self.stream.close(data=data)
+        else:
+            self.stream.add_finished(entry)
+        for key, value in self.at.solver_names().items():
             self.w.define(key, value, sheet=self.model.name, hidden=True)
-        for key, value in at.metric_names().items():
+        for key, value in self.at.metric_names().items():
             self.w.define(key, value, sheet=self.model.name)
         self.w.define(PRINT_TITLES, sheet_ref(self.model.name, f"$1:${HEADER_ROW}"), sheet=self.model.name)
+
+    def finish(self, data: int):
+        """In a worker: all of `close` but adding the sheet to the zip; the sheet's zip entry."""
+        self._last_rows()
+        self.stream.finish(data=data)
+        return self.stream.member.entry
+
+    def _last_rows(self) -> None:
+        """The fixed rows below the data (parameters of a sheet with fewer rows than parameters)."""
+        for r in sorted(k for k in self.fixed if k > self.at.last_row):
+            self.stream.row(r, sorted((c, *v) for c, v in self.fixed[r].items()))
 
 
 class DataSheet:

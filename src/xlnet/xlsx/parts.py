@@ -80,6 +80,7 @@ class SharedStrings:
                 if len(si) == 1 and si[0].tag == f"{{{NS}}}t":
                     self.index.setdefault(si[0].text or "", i)
         self.added = False
+        self.new: list[str] = []  # the texts appended, in order (a copy in another process appends them too)
 
     def __call__(self, text: str) -> int:
         i = self.index.get(text)
@@ -87,6 +88,7 @@ class SharedStrings:
             i = self.index[text] = len(self.items)
             space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
             self.items.append(f'<si xmlns="{NS}"><t{space}>{escape(text)}</t></si>'.encode())
+            self.new.append(text)
             self.added = True
         return i
 

@@ -32,11 +32,13 @@ SEAM = object()
 
 
 class _Compressor(threading.Thread):
-    """Writes (so compresses) a sheet's bytes into its zip member while the next rows are rendered."""
+    """Writes (so compresses) a sheet's bytes into its zip member while the next rows are rendered. The thread
+    starts with the first bytes written (see SheetStream.settle)."""
 
     def __init__(self, out):
         super().__init__(daemon=True)
         self.out, self.queue, self.error = out, queue.Queue(maxsize=8), None
+        self.started = False
 
     def run(self) -> None:
         while (data := self.queue.get()) is not None:
@@ -52,9 +54,14 @@ class _Compressor(threading.Thread):
     def write(self, data: bytes) -> None:
         if self.error is not None:
             raise self.error
+        if not self.started:
+            self.started = True
+            self.start()
         self.queue.put(data)
 
     def close(self) -> None:
+        if not self.started:
+            return
         self.queue.put(None)
         self.join()
         if self.error is not None:
@@ -73,10 +80,8 @@ class SheetStream:
         self.seam_after = seam_after  # the row after which a refit's cells end: see zipout.Member.mark_seam
         self.layout = layout          # ... and the fingerprint of the layout of the rows after it
         level = 1 if self.big else writer.level
-        self.out = writer.zip.spooled(part, level) if side_by_side else writer.zip.open(part, level)
-        if self.big:
-            self.out = _Compressor(self.out)
-            self.out.start()
+        self.member = writer.zip.spooled(part, level) if side_by_side else writer.zip.open(part, level)
+        self.out = _Compressor(self.member) if self.big else self.member
         self.buffer: list[bytes] = []
         self.size = 0
         self.drawing_rid: str | None = None
@@ -118,9 +123,23 @@ class SheetStream:
         """A row already rendered (a template filled in): the fast path for large sheets."""
         self._emit(xml)
 
+    def settle(self) -> None:
+        """Every byte handed to the compressing thread written, and the thread ended (a new one starts with the
+        next bytes): the process may fork, and the child write on (a thread is not forked with its process)."""
+        if isinstance(self.out, _Compressor) and self.out.started:
+            self.out.close()
+            self.out = _Compressor(self.member)
+
     def close(self, *, data: int = 0, row_breaks: Iterable[int] = (), landscape: bool = True) -> None:
         """`data`: a digest of the data in the rows after the seam, known once they are written. `row_breaks`:
         the rows after which a printed page ends; `landscape` False: pages upright (a tall sheet of charts)."""
+        self.finish(data=data, row_breaks=row_breaks, landscape=landscape)
+        if self.member.spool:
+            self.writer.zip.add_spooled(self.member)
+
+    def finish(self, *, data: int = 0, row_breaks: Iterable[int] = (), landscape: bool = True) -> None:
+        """The sheet's last bytes written and its member closed (a spooled one is not yet in the zip): all of
+        `close` that a forked process may do for its parent."""
         tail = [b"</sheetData>", print_setup(row_breaks, landscape=landscape)]
         if self.drawing_rid:
             tail.append(f'<drawing r:id="{self.drawing_rid}"/>'.encode())
@@ -129,12 +148,15 @@ class SheetStream:
         self._flush()
         if isinstance(self.out, _Compressor):
             self.out.close()
-            self.out = self.out.out
         if data:
-            self.out.seam_data(data)
-        self.out.close()
-        if self.out.spool:
-            self.writer.zip.add_spooled(self.out)
+            self.member.seam_data(data)
+        self.member.close()
+
+    def add_finished(self, entry) -> None:
+        """A spooled sheet that another process finished (`finish`) into the spool this one shares: its member's
+        entry as that process closed it (sizes, CRC, seam), now added to the zip."""
+        self.member.entry = entry
+        self.writer.zip.add_spooled(self.member)
 
 
 class Writer:
