@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -322,6 +323,7 @@ def test_a_signal_raised_where_python_cannot_raise_it_still_ends_the_command_in_
     signal again, and ends with the one line and 130."""
     script = f"""
 import time
+import zipfile
 import click
 from xlnet.cli import reports_errors
 from xlnet.xlsx.safety import Terminated
@@ -371,3 +373,20 @@ command()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (
         130, "", "Aborted: stopped before writing; nothing was changed.\n")
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, -3, -1])
+def test_a_damaged_sheet_is_named_not_a_traceback(workbook, where):
+    """A byte of a model sheet's compressed rows changed (in the middle, or near the end of its deflate stream),
+    as a bad disk or a broken copy leaves it: one Error line naming the file and the part."""
+    from xlnet.xlsx.zipout import data_start
+    with zipfile.ZipFile(workbook) as z:
+        info = z.getinfo("xl/worksheets/sheet2.xml")
+    with open(workbook, "rb") as f:
+        start = data_start(f, info)
+    data = bytearray(workbook.read_bytes())
+    data[start + (int(info.compress_size * where) if where > 0 else info.compress_size + where)] ^= 0x55
+    workbook.write_bytes(data)
+    message = refused(workbook)
+    assert message.startswith(f"Error: {workbook}: xl/worksheets/sheet2.xml is damaged (")
+    assert "`xlnet build`" in message

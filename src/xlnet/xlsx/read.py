@@ -17,6 +17,7 @@ from typing import Iterator
 from lxml import etree
 
 from .seam import Seam, note_of, seam_of
+from .zipin import open_member
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
@@ -175,7 +176,7 @@ class Package:
         part = self.sheet(sheet).part
         shared: dict[str, tuple[str, int, int]] = {}
         r = 0
-        for _, row in etree.iterparse(self.zip.open(part), tag=f"{{{self.ns}}}row", **PARSER):
+        for _, row in etree.iterparse(open_member(self.zip, part, self.path), tag=f"{{{self.ns}}}row", **PARSER):
             r = int(row.get("r") or r + 1)
             if max_row is not None and r > max_row:
                 break
@@ -221,7 +222,7 @@ class Package:
         """Runs of whole row elements as stored, without parsing them (the fast path for large sheets), each with
         its offset in the sheet's inflated bytes; split_rows splits one. Raises NotPlain where the sheet's
         elements carry a namespace prefix (then use `rows`)."""
-        stream = self.zip.open(self.sheet(sheet).part)
+        stream = open_member(self.zip, self.sheet(sheet).part, self.path)
         buffer, offset = b"", 0  # offset: of buffer[0]
         while (start := buffer.find(b"<sheetData")) < 0:
             if b":sheetData" in buffer:

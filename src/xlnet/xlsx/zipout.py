@@ -260,7 +260,11 @@ def _local_header(e: _Entry, zip64: bool) -> bytes:
 
 def data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
     source.seek(info.header_offset)
-    header = source.read(LOCAL.size)
+    return data_offset(source.read(LOCAL.size), info)
+
+
+def data_offset(header: bytes, info: zipfile.ZipInfo) -> int:
+    """Where a member's data starts, from its local header (the LOCAL.size bytes at its header_offset)."""
     if len(header) != LOCAL.size or header[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"{info.filename}: bad local header")
     name_len, extra_len = struct.unpack_from("<2H", header, 26)
