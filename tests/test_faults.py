@@ -390,3 +390,33 @@ def test_a_damaged_sheet_is_named_not_a_traceback(workbook, where):
     message = refused(workbook)
     assert message.startswith(f"Error: {workbook}: xl/worksheets/sheet2.xml is damaged (")
     assert "`xlnet build`" in message
+
+
+def test_what_a_signal_left_half_made_is_not_printed_when_collected_on_the_way_out():
+    """A SIGTERM that cut a multiprocessing Finalize's __init__ short left an object whose collection, after the
+    command had said "Aborted", printed "Exception ignored" and a traceback (AttributeError: _key)."""
+    script = """
+import os, signal
+import click
+from xlnet.cli import reports_errors
+
+class HalfMade:
+    def __del__(self):
+        raise AttributeError("'Finalize' object has no attribute '_key'")
+
+left = []
+
+@click.command()
+@reports_errors
+def command():
+    left.append(HalfMade())
+    os.kill(os.getpid(), signal.SIGTERM)
+
+try:
+    command()
+finally:
+    left.clear()  # collected after the command ended, as at the interpreter's exit
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130, "", "Aborted: stopped before writing; nothing was changed.\n")

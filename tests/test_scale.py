@@ -2,6 +2,8 @@
 compression in a thread of its own, and the streaming reader give what the small path gives."""
 from __future__ import annotations
 
+import os
+import signal
 import zipfile
 
 import numpy as np
@@ -205,5 +207,16 @@ def test_a_worker_that_fails_fails_the_build_and_nothing_is_written(tmp_path, sm
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(small_parts, "_register", full_disk)  # in the worker only
     with pytest.raises(XlnetError, match="No space left on device"):
+        build(out=tmp_path / "w.xlsx", valid_pct=0.2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_killed_midway_fails_the_build_in_one_line_and_nothing_is_written(tmp_path, small_parts,
+                                                                                  monkeypatch):
+    """The worker writing model sheets killed (as the kernel's out-of-memory killer does): the build ends with an
+    XlnetError saying so rather than waiting for it, and leaves no file."""
+    monkeypatch.setattr(small_parts, "PARALLEL_ROWS", 100)
+    monkeypatch.setattr(small_parts, "_register", lambda *a: os.kill(os.getpid(), signal.SIGKILL))
+    with pytest.raises(XlnetError, match="ended before its work was done"):
         build(out=tmp_path / "w.xlsx", valid_pct=0.2)
     assert list(tmp_path.iterdir()) == []

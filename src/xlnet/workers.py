@@ -7,10 +7,13 @@ import ctypes
 import ctypes.util
 import mmap
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.pool
 import os
 import signal
 from typing import Callable, Iterator, TypeVar
+
+from xlnet.errors import XlnetError
 
 T = TypeVar("T")
 PROGRESS_EVERY = 0.2  # seconds between looks at the workers' progress
@@ -98,10 +101,48 @@ def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
 @contextlib.contextmanager
 def in_background(job: Callable[[], T]) -> Iterator[Callable[[], T]]:
     """job() in a forked worker while the caller goes on with other work; the block gets the function that waits
-    for its result (and raises what the job raised). The worker is killed when the block ends, however it ends."""
-    with workers_pool(1, lambda _: job()) as pool:
-        pending = pool.apply_async(_run_job, (0,))
-        yield pending.get
+    for its result (and raises what the job raised, or an XlnetError where the worker was killed before it
+    finished: a Pool would wait for it for ever). The worker is killed when the block ends, however it ends."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    worker = context.Process(target=_background, args=(job, send), daemon=True)
+    try:
+        worker.start()
+    finally:
+        send.close()  # the worker has its own: once it ends, a read here ends too
+
+    def result() -> T:
+        multiprocessing.connection.wait([receive, worker.sentinel])
+        try:
+            kind, value = receive.recv()
+        except EOFError:
+            worker.join()
+            raise XlnetError(f"a worker process of xlnet's ended before its work was done (exit code "
+                             f"{worker.exitcode}: killed, or out of memory); nothing was written; run the command "
+                             "again.") from None
+        if kind == "raised":
+            raise value
+        return value
+
+    try:
+        yield result
+    finally:
+        worker.kill()
+        worker.join()
+        receive.close()
+
+
+def _background(job: Callable[[], T], send) -> None:
+    """In the worker: job()'s result, or what it raised, sent to the parent."""
+    _worker_start(None)
+    try:
+        outcome = ("returned", job())
+    except BaseException as e:  # noqa: BLE001 - whatever it is, the parent raises it
+        outcome = ("raised", e)
+    try:
+        send.send(outcome)
+    except Exception as e:  # an outcome that cannot be pickled
+        send.send(("raised", RuntimeError(f"{outcome[0]} {type(outcome[1]).__name__}, which cannot be sent: {e}")))
 
 
 def _run_job(i: int):

@@ -141,15 +141,18 @@ class _Helper:
         return texts
 
     def send(self, first: int, part: list[np.ndarray], tails: list[list[str]]) -> None:
+        self._send(("rows", first, part, tails, self._texts()))
+
+    def _send(self, message: tuple) -> None:
         try:
-            self.conn.send(("rows", first, part, tails, self._texts()))
-        except OSError:  # the worker is gone: raise what it raised
+            self.conn.send(message)
+        except OSError:  # the worker is gone: raise what it raised, or that it was killed
             self.result()
             raise
 
     def close(self, data: int) -> list:
         """The worker's sheets' zip entries, once it has finished them; `data`: their DataDigest."""
-        self.conn.send(("end", data, self._texts(), len(self.w.strings.items), len(self.w.styles.cache)))
+        self._send(("end", data, self._texts(), len(self.w.strings.items), len(self.w.styles.cache)))
         entries = self.result()
         self.stop()
         return entries

@@ -317,7 +317,9 @@ def signals_never_swallowed() -> Iterator[None]:
     try:
         yield
     finally:
-        sys.unraisablehook = previous
+        # once a signal came, what the code it interrupted left half-made (a multiprocessing Finalize whose
+        # __init__ it cut short) may raise when collected, on the way out: the command was stopped, not broken
+        sys.unraisablehook = (lambda unraisable: None) if signal_came() else previous
 
 
 def _send_again(signum: int) -> None:
