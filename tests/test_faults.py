@@ -420,3 +420,13 @@ finally:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (
         130, "", "Aborted: stopped before writing; nothing was changed.\n")
+
+
+def test_a_sheet_whose_local_header_is_lost_is_one_line_not_a_traceback(workbook):
+    with zipfile.ZipFile(workbook) as z:
+        info = z.getinfo("xl/worksheets/sheet2.xml")
+    data = bytearray(workbook.read_bytes())
+    data[info.header_offset:info.header_offset + 4] = b"XXXX"
+    workbook.write_bytes(data)
+    message = refused(workbook)
+    assert message.startswith(f"Error: {workbook}: "), message

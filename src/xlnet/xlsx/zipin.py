@@ -1,5 +1,5 @@
-"""Reading a deflated zip member as a stream, inflated by ISA-L (the `isal` package): 1.5 times as fast as
-`zipfile`'s reader, which inflates with zlib. The member's CRC and size are checked at its end, as `zipfile`
+"""Reading a deflated zip member as a stream, inflated by ISA-L (the `isal` package): 1.2 to 1.6 times as fast
+as `zipfile`'s reader, which inflates with zlib (an 840 MB sheet: 0.66 s against 0.80–1.05 s). The member's CRC and size are checked at its end, as `zipfile`
 checks them; a damaged member is an XlnetError that names the file and the member."""
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ class InflatedMember:
     def __init__(self, z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path):
         self.fd = z.fp.fileno()
         self.info, self.path = info, path
-        self.pos = data_offset(os.pread(self.fd, LOCAL.size, info.header_offset), info)
+        try:
+            self.pos = data_offset(os.pread(self.fd, LOCAL.size, info.header_offset), info)
+        except zipfile.BadZipFile:
+            self._damaged("its local header is not where the zip's directory puts it")
         self.left = info.compress_size
         self.inflate = isal_zlib.decompressobj(-15)
         self.buffer = b""
