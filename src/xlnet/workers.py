@@ -11,15 +11,12 @@ import multiprocessing.connection
 import multiprocessing.pool
 import os
 import signal
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 from xlnet.errors import XlnetError
 
 T = TypeVar("T")
 PROGRESS_EVERY = 0.2  # seconds between looks at the workers' progress
-
-_job: Callable | None = None  # in a worker: the function it runs, inherited from its parent (see forked_map)
-
 
 def can_fork() -> bool:
     """Whether work can go to forked workers: two cores or more, and not inside a worker (a pool's workers may
@@ -61,10 +58,10 @@ def quota_in_cores(quota: str, period: str) -> int | None:
 
 
 @contextlib.contextmanager
-def workers_pool(n: int, job: Callable | None = None) -> Iterator[multiprocessing.pool.Pool]:
-    """A pool of n forked workers, killed (never orphaned) when the block ends, however it ends. `job`: what
-    `forked_map` runs in them."""
-    pool = multiprocessing.get_context("fork").Pool(n, initializer=_worker_start, initargs=(job,))
+def workers_pool(n: int) -> Iterator[multiprocessing.pool.Pool]:
+    """A pool of n forked workers, killed (never orphaned) when the block ends, however it ends. Only for work whose
+    failure ends no worker half-way through sending a result (see forked_map)."""
+    pool = multiprocessing.get_context("fork").Pool(n, initializer=_worker_start)
     try:
         yield pool
     finally:
@@ -74,9 +71,11 @@ def workers_pool(n: int, job: Callable | None = None) -> Iterator[multiprocessin
 
 def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
                progress: Callable[[int], None] = lambda _: None) -> list[T]:
-    """job(i, count) for each i in `order`, a worker per core, results in `order`'s order. `count(steps)` reports
-    progress: each job counts into its own slot of memory shared with the parent, which passes the total on to
-    `progress` while it waits (no lock, and nothing for a signal to interrupt half-way)."""
+    """job(i, count) for each i in `order`, a forked worker each and as many at once as there are cores, results in
+    `order`'s order. `count(steps)` reports progress: each job counts into its own slot of memory shared with the
+    parent, which passes the total on to `progress` while it waits (no lock, and nothing for a signal to interrupt
+    half-way). No lock is shared with a worker either: a `multiprocessing` pool's are, and terminating a pool whose
+    worker held one (a job that failed while another was sending its result) hung the parent for ever."""
     slots = mmap.mmap(-1, 8 * (max(order, default=0) + 1))
     counts = (ctypes.c_int64 * (len(slots) // 8)).from_buffer(slots)
 
@@ -85,23 +84,27 @@ def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
             counts[i] += steps
         return job(i, count)
 
-    outcomes: list[T] = []
+    outcomes: dict[int, T] = {}
+    waiting, running = list(order), {}
     reported = 0
-    with workers_pool(min(len(order), cores()), run) as pool:
-        results = pool.imap(_run_job, order)
+    with contextlib.ExitStack() as stack:
         while len(outcomes) < len(order):
-            with contextlib.suppress(multiprocessing.TimeoutError):
-                outcomes.append(results.next(timeout=PROGRESS_EVERY))
+            while waiting and len(running) < cores():
+                i = waiting.pop(0)
+                running[i] = stack.enter_context(in_background(lambda i=i: run(i)))
+            multiprocessing.connection.wait([r.waitable for r in running.values()], timeout=PROGRESS_EVERY)
+            for i in [i for i, r in running.items() if r.ready()]:
+                outcomes[i] = running.pop(i)()
             done = sum(counts)
             progress(done - reported)
             reported = done
-    return outcomes
+    return [outcomes[i] for i in order]
 
 
 @contextlib.contextmanager
-def in_background(job: Callable[[], T]) -> Iterator[Callable[[], T]]:
-    """job() in a forked worker while the caller goes on with other work; the block gets the function that waits
-    for its result (and raises what the job raised, or an XlnetError where the worker was killed before it
+def in_background(job: Callable[[], T]) -> Iterator["Pending[T]"]:
+    """job() in a forked worker while the caller goes on with other work; the block gets a Pending, which called
+    waits for its result (and raises what the job raised, or an XlnetError where the worker was killed before it
     finished: a Pool would wait for it for ever). The worker is killed when the block ends, however it ends."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
@@ -110,31 +113,41 @@ def in_background(job: Callable[[], T]) -> Iterator[Callable[[], T]]:
         worker.start()
     finally:
         send.close()  # the worker has its own: once it ends, a read here ends too
-
-    def result() -> T:
-        multiprocessing.connection.wait([receive, worker.sentinel])
-        try:
-            kind, value = receive.recv()
-        except EOFError:
-            worker.join()
-            raise XlnetError(f"a worker process of xlnet's ended before its work was done (exit code "
-                             f"{worker.exitcode}: killed, or out of memory); nothing was written; run the command "
-                             "again.") from None
-        if kind == "raised":
-            raise value
-        return value
-
     try:
-        yield result
+        yield Pending(receive, worker)
     finally:
         worker.kill()
         worker.join()
         receive.close()
 
 
+class Pending(Generic[T]):
+    """The result of a job in a forked worker (in_background): `ready()`, or called, waited for."""
+
+    def __init__(self, receive, worker):
+        self.receive, self.worker = receive, worker
+        self.waitable = receive  # readable once the result, or the worker's end, has come
+
+    def ready(self) -> bool:
+        return self.receive.poll()
+
+    def __call__(self) -> T:
+        multiprocessing.connection.wait([self.receive, self.worker.sentinel])
+        try:
+            kind, value = self.receive.recv()
+        except EOFError:
+            self.worker.join()
+            raise XlnetError(f"a worker process of xlnet's ended before its work was done (exit code "
+                             f"{self.worker.exitcode}: killed, or out of memory); nothing was written; run the "
+                             "command again.") from None
+        if kind == "raised":
+            raise value
+        return value
+
+
 def _background(job: Callable[[], T], send) -> None:
     """In the worker: job()'s result, or what it raised, sent to the parent."""
-    _worker_start(None)
+    _worker_start()
     try:
         outcome = ("returned", job())
     except BaseException as e:  # noqa: BLE001 - whatever it is, the parent raises it
@@ -145,14 +158,8 @@ def _background(job: Callable[[], T], send) -> None:
         send.send(("raised", RuntimeError(f"{outcome[0]} {type(outcome[1]).__name__}, which cannot be sent: {e}")))
 
 
-def _run_job(i: int):
-    return _job(i)
-
-
-def _worker_start(job: Callable | None) -> None:
+def _worker_start() -> None:
     """A worker dies with its parent (even on kill -9), leaves Ctrl-C to the parent, and uses one BLAS thread."""
-    global _job
-    _job = job
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError, TypeError):
