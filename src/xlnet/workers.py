@@ -18,6 +18,7 @@ from xlnet.errors import XlnetError
 T = TypeVar("T")
 PROGRESS_EVERY = 0.2  # seconds between looks at the workers' progress
 
+
 def can_fork() -> bool:
     """Whether work can go to forked workers: two cores or more, and not inside a worker (a pool's workers may
     not have children of their own)."""
@@ -92,7 +93,7 @@ def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],
             while waiting and len(running) < cores():
                 i = waiting.pop(0)
                 running[i] = stack.enter_context(in_background(lambda i=i: run(i)))
-            multiprocessing.connection.wait([r.waitable for r in running.values()], timeout=PROGRESS_EVERY)
+            multiprocessing.connection.wait([r.receive for r in running.values()], timeout=PROGRESS_EVERY)
             for i in [i for i, r in running.items() if r.ready()]:
                 outcomes[i] = running.pop(i)()
             done = sum(counts)
@@ -122,11 +123,11 @@ def in_background(job: Callable[[], T]) -> Iterator["Pending[T]"]:
 
 
 class Pending(Generic[T]):
-    """The result of a job in a forked worker (in_background): `ready()`, or called, waited for."""
+    """The result of a job in a forked worker (in_background): `ready()`, or called, waited for. `receive` is
+    readable once the result, or the worker's end, has come."""
 
     def __init__(self, receive, worker):
         self.receive, self.worker = receive, worker
-        self.waitable = receive  # readable once the result, or the worker's end, has come
 
     def ready(self) -> bool:
         return self.receive.poll()
