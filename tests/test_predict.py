@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import time
 import warnings
 from pathlib import Path
@@ -364,14 +365,15 @@ def test_predict_parses_a_large_csv_in_halves_to_the_same_predictions_and_errors
     monkeypatch.setattr(reading, "ENCODE_ROWS", 16)
     text = new.read_text()
     lines = text.split("\n")
+    bad_lines = {"has 3 fields": "3,too,few", "'old' is not a number": '1,"Smith, Mr.",male,old,0,0,7.25,S'}
     for at in (len(lines) // 4, 3 * len(lines) // 4):  # a bad line in each half: named as one parse names it
-        bad = "\n".join(lines[:at] + ["3,too,few"] + lines[at:])
-        new.write_text(bad)
-        monkeypatch.setattr(reading, "can_fork", lambda: False)
-        alone = run("predict", s.out, new, "--out", tmp_path / "x.csv").output
-        monkeypatch.setattr(reading, "can_fork", lambda: True)
-        halved = run("predict", s.out, new, "--out", tmp_path / "x.csv").output
-        assert halved == alone and alone.startswith(f"Error: {new}: line ") and "has 3 fields" in alone, alone
+        for message, line in bad_lines.items():  # one the parse refuses, one the typing (where it was parsed)
+            new.write_text("\n".join(lines[:at] + [line] + lines[at:]))
+            monkeypatch.setattr(reading, "can_fork", lambda: False)
+            alone = run("predict", s.out, new, "--out", tmp_path / "x.csv").output
+            monkeypatch.setattr(reading, "can_fork", lambda: True)
+            halved = run("predict", s.out, new, "--out", tmp_path / "x.csv").output
+            assert halved == alone and alone.startswith(f"Error: {new}: line ") and message in alone, alone
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -387,3 +389,16 @@ def test_a_csv_is_not_cut_where_a_byte_may_not_be_a_line_break(tmp_path, monkeyp
     assert reading.CsvSource(tmp_path / "u.csv").halves() is None
     monkeypatch.setattr(reading, "HALVES_FROM", 10**9)
     assert reading.CsvSource(plain).halves() is None
+
+
+@pytest.mark.parametrize("ids, levels", [(["1", "2", "3"], ["no", "yes"]), (['a"b', "c", "d"], ["no", "yes"]),
+                                          (["1", "2\n", "3"], [0, None]), (["1", "2", "3\r"], [0, 1]),
+                                          (["1", "2", "3"], ["n,o", "yes"])])
+def test_predictions_are_written_as_the_csv_module_writes_them(ids, levels):
+    from xlnet.commands.predict import Predictions
+    values = np.array([0.2, 0.7, 0.123456789012345678])
+    p = Predictions(Path("x.csv"), "nnet", "", ids, "id", values, [levels[int(v > 0.5)] for v in values], "y")
+    for proba, shown in ((False, p.labels), (True, [f"{v:.15g}" for v in values])):
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows([["id", "y"], *zip(ids, shown)])
+        assert p.csv_text(proba) == expected.getvalue()

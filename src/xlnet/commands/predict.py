@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from xlnet.model.features import derive, feature_matrix, value_columns
 from xlnet.model.net import SHEETS
 from xlnet.model.spec import level_key
 from xlnet.table.cleaning import missing_mask
-from xlnet.table.reading import CsvSource, check_columns, parsed_ahead, type_cells, type_column
+from xlnet.table.reading import CsvSource, check_columns, parsed_ahead, type_cells, typed_levels
 from xlnet.workbook.book import Workbook
 from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.safety import replacing
@@ -45,16 +47,33 @@ class Predictions:
     no_id: str | None = None        # the id column the workbook knows, where the CSV lacks it (rows numbered)
 
     def csv_text(self, proba: bool = False) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
         if proba and self.classes:
-            writer.writerow([self.id_name, *map(str, self.classes)])
-            writer.writerows([i, *map(_figure, row)] for i, row in zip(self.ids, self.values.tolist()))
-            return out.getvalue()
-        writer.writerow([self.id_name, self.target])
-        shown = self.labels if self.labels is not None and not proba else [_figure(v) for v in self.values.tolist()]
-        writer.writerows(zip(self.ids, shown))
+            header = [self.id_name, *map(str, self.classes)]
+            rows = ([i, *map(_figure, row)] for i, row in zip(self.ids, self.values.tolist()))
+            return _csv_text(header, rows, [self.ids])
+        if self.labels is not None and not proba:
+            text = {level: "" if level is None else str(level) for level in set(self.labels)}  # as the csv module
+            shown = list(map(text.__getitem__, self.labels))
+        else:
+            shown = [_figure(v) for v in self.values.tolist()]
+        return _csv_text([self.id_name, self.target], zip(self.ids, shown), [self.ids, set(shown)])
+
+
+def _csv_text(header: list[str], rows: Iterable, texts: list[Iterable[str]]) -> str:
+    """The rows as CSV: joined as they are where none of `texts` (the fields not known to be numbers) needs quoting,
+    else written by the csv module."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(header)
+    if any(NEEDS_QUOTES.search("".join(map(str, t))) for t in texts):
+        csv.writer(out, lineterminator="\n").writerows(rows)
         return out.getvalue()
+    rows = iter(rows)
+    while part := "\n".join(map(",".join, itertools.islice(rows, 65_536))):  # a list of every line costs memory
+        out.write(part + "\n")
+    return out.getvalue()
+
+
+NEEDS_QUOTES = re.compile(r'[,"\r\n]')  # a field the csv module quotes
 
 
 def _figure(x: float) -> str:
@@ -81,7 +100,9 @@ def predict_csv(workbook: str | Path, csv_path: str | Path, *, model: str | None
         source = CsvSource(csv_path, noun=spec.noun)
         id_name = id_column or (spec.id_column.name if spec.id_column and spec.id_column.name in source.header
                                 else None)
-        with parsed_ahead(source, _columns_read(spec) + ([id_name] if id_name else [])) as chunks:  # the CSV parsed while the model sheets are read
+        typed = [c for c in spec.features if not c.is_derived and c.name not in spec.inputs]
+        read = _columns_read(spec) + ([id_name] if id_name else [])
+        with parsed_ahead(source, read, typed, spec.noun) as chunks:  # parsed while the model sheets are read
             sheets = dict(zip(SHEETS, book.sheets(SHEETS, rows=False)))
             predictions, env = _predict(sheets, spec, source, chunks, model, id_column, id_name, keep_env=sheet)
         if sheet:
@@ -118,15 +139,21 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
         if keep_env:
             envs.append(env)
     values = np.concatenate(values)
-    labels = [spec.classes[k] for k in values.argmax(axis=1).tolist()] if spec.classes else None
+    labels = _picked(spec.classes, values.argmax(axis=1)) if spec.classes else None
     if spec.task == "binary":
-        negative, positive = spec.target_column.levels
-        labels = [positive if v > 0.5 else negative for v in values]
+        labels = _picked(spec.target_column.levels, values > 0.5)  # (negative, positive)
     filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
     no_id = spec.id_column.name if spec.id_column and not id_name else None
     return Predictions(source.source, name, why, ids, id_name or "row", values, labels, spec.target,
                        spec.classes, filled, unseen, no_id=no_id), _joined(envs) if keep_env else None
+
+
+def _picked(levels: list, k: np.ndarray) -> list:
+    """levels[k] for each k."""
+    options = np.empty(len(levels), dtype=object)
+    options[:] = levels
+    return options[k.astype(np.intp)].tolist()
 
 
 def _columns_read(spec) -> list[str]:
@@ -141,14 +168,16 @@ def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: 
     for c in spec.features:
         if c.is_derived:
             continue
-        typed = type_column(table, c, spec.noun)
-        missing = missing_mask(typed)
+        levels, codes = typed_levels(table, c, spec.noun)
+        counts = np.bincount(codes, minlength=len(levels))
+        missing = missing_mask(levels)
         if missing.any():
-            typed = typed.copy()
-            typed[missing] = fill(c)
-            filled[c.name] += int(missing.sum())
-        env[("filled", c.name)] = missing
-        _count_unseen(c, typed, seen, unseen)
+            levels = levels.copy()
+            levels[missing] = fill(c)
+            filled[c.name] += int(counts[missing].sum())
+        typed = levels[codes]
+        env[("filled", c.name)] = missing[codes]
+        _count_unseen(c, levels, counts, seen, unseen)
         for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
             env[label] = typed
     for name in spec.inputs:
@@ -159,14 +188,25 @@ def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: 
         env.setdefault(column, np.zeros(n))  # the target: not known for new rows, not used by the features
     derive(spec, env, lambda i: f"{table.source}: line {table.lines[i]}")
     for c in spec.features:
-        if c.is_derived:
-            _count_unseen(c, env[c.name], seen, unseen)
+        if c.is_derived and seen.get(c.name):
+            _count_unseen(c, *_tallied(env[c.name]), seen, unseen)
     return env
 
 
-def _count_unseen(c, typed: np.ndarray, seen: dict[str, set], unseen: Counter) -> None:
-    new = sum(m for v, m in Counter(typed.tolist()).items() if level_key(v) not in seen[c.name]) \
-        if seen.get(c.name) else 0
+def _tallied(values: np.ndarray) -> tuple[list, np.ndarray]:
+    """A column's distinct values and how many rows hold each."""
+    if values.dtype != object:
+        return np.unique(values, return_counts=True)
+    tally = Counter(values.tolist())
+    return list(tally), np.fromiter(tally.values(), np.int64, len(tally))
+
+
+def _count_unseen(c, levels, counts: np.ndarray, seen: dict[str, set], unseen: Counter) -> None:
+    """Counts into `unseen` the rows whose level (of `levels`, `counts` rows each) the workbook never saw."""
+    if not seen.get(c.name):
+        return
+    new = sum(n for v, n in zip(levels.tolist() if isinstance(levels, np.ndarray) else levels, counts.tolist())
+              if level_key(v) not in seen[c.name])
     if new:
         unseen[c.name] += new
 

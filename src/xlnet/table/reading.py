@@ -27,6 +27,7 @@ import numpy as np
 
 from xlnet.errors import XlnetError
 from xlnet.model.spec import MISSING_MARKERS, Column, Spec, TypeTracker, parse_number
+from xlnet.table import tokens
 from xlnet.workers import can_fork, cores, in_background
 
 CELL_TEXT_LIMIT = 32_767  # characters an Excel cell holds
@@ -36,7 +37,8 @@ READ_CHUNK = 1 << 20   # bytes read at a time
 ENCODE_ROWS = 65_536   # rows a chunk holds: the texts of a chunk are numbered at once
 HALVES_FROM = 16 << 20  # bytes of a CSV that predict parses as two halves, a worker each (CsvSource.halves)
 ONE_BYTE_BREAK = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1"}  # a 0x0A byte is a line break wherever it is
-csv.field_size_limit(1 << 17)
+CSV_FIELD_LIMIT = 1 << 17  # characters a field may hold
+csv.field_size_limit(CSV_FIELD_LIMIT)
 
 
 class TextColumn:
@@ -59,12 +61,16 @@ class TextColumn:
     def stripped(cls, texts: Iterable[str]) -> "TextColumn":
         """Texts as read, stripped of surrounding spaces: each distinct text is stripped once."""
         raw = cls.of(texts)
-        distinct = [t.strip() for t in raw.distinct]
-        if distinct == raw.distinct:
-            return raw
+        return cls.renumbered([t.strip() for t in raw.distinct], raw.codes)
+
+    @classmethod
+    def renumbered(cls, distinct: list[str], codes: np.ndarray) -> "TextColumn":
+        """A column whose `distinct` may repeat a text (each row's number among them in `codes`), each text once."""
+        if len(set(distinct)) == len(distinct):
+            return cls(distinct, codes)
         index = _Index()
         to = np.fromiter(map(index.__getitem__, distinct), np.int32, len(distinct))
-        return cls(list(index), to[raw.codes])
+        return cls(list(index), to[codes])
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -106,11 +112,22 @@ class _Index(dict):
 
 
 @dataclass
+class TypedColumn:
+    """A column typed by its spec where it was parsed (parsed_ahead's `typed`): each distinct text's value, and each
+    row's number among them."""
+    levels: np.ndarray
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+@dataclass
 class Table:
     """A CSV as read: the header, each column's texts, and the line each row started on."""
     source: Path
     header: list[str]
-    columns: list[TextColumn | None]  # None: a column not read (CsvSource.chunks' only)
+    columns: list[TextColumn | TypedColumn | None]  # None: a column not read (CsvSource.chunks' only)
     lines: np.ndarray
     decimal_comma: bool = False
 
@@ -282,8 +299,9 @@ class CsvSource:
         self.cut_clean: bool | None = None  # after chunks(until=...): whether the rows ended at that line
 
     @contextlib.contextmanager
-    def _open(self, offset: int = 0) -> Iterator[tuple[TextIO, tuple[int, int]]]:
-        """The file as text, from byte `offset` (a line's start, in a ONE_BYTE_BREAK encoding), and its stamp."""
+    def _open(self, offset: int = 0, binary: bool = False) -> Iterator[tuple[TextIO | BinaryIO, tuple[int, int]]]:
+        """The file as text (or bytes), from byte `offset` (a line's start, in a ONE_BYTE_BREAK encoding), and its
+        stamp."""
         path = self.path
         try:
             if self.encoding is None:
@@ -291,7 +309,7 @@ class CsvSource:
                     self.encoding = _encoding(self.source, fp)
             with open(path, "rb") as raw:
                 raw.seek(offset)
-                f = io.TextIOWrapper(raw, self._encoding_from(offset), newline="")
+                f = raw if binary else io.TextIOWrapper(raw, self._encoding_from(offset), newline="")
                 stat = os.fstat(f.fileno())
                 yield f, (stat.st_size, stat.st_mtime_ns)
                 stat = os.fstat(f.fileno())
@@ -311,8 +329,9 @@ class CsvSource:
 
     def _head(self, f: TextIO):
         """The header, the delimiter, a csv reader of the rest, and how many blank lines came before the header."""
-        path, blank = self.source, 0
+        path, blank, self.head_text = self.source, 0, ""
         for header_line in f:
+            self.head_text += header_line
             if header_line.strip():
                 break
             blank += 1
@@ -326,6 +345,8 @@ class CsvSource:
             header = [h.strip() for h in next(rows)]
         except csv.Error as e:
             raise XlnetError(f"{path}: line {blank + 1} is not valid CSV ({e}).") from None
+        if rows.line_num > 1 or not self.head_text.endswith("\n"):
+            self.head_text = None  # the rows' first byte is not simply after the header's line
         duplicates = [h for h, n in Counter(header).items() if n > 1]
         if duplicates:
             raise XlnetError(f"{path}: the column {', '.join(sorted(duplicates))[:200]} appears more than once in "
@@ -349,7 +370,10 @@ class CsvSource:
             header, _, reader, blank = self._head(f)
             if (header, stamp) != (self.header, self.stamp):
                 self._changed()
-            for chunk in self._parsed(reader, blank, rows, only, until):
+            after_head = self._bytes_before(self.head_text)
+            parsed = self._parsed(reader, blank, rows, only, until) if after_head is None else \
+                self._split(after_head, blank + 1, rows, only, until)
+            for chunk in parsed:
                 n += len(chunk)
                 if n > limit:
                     raise XlnetError(f"{path}: more than {self.max_rows:,} {self.noun} rows, more than a "
@@ -367,11 +391,49 @@ class CsvSource:
                      ) -> Iterator[Table]:
         """The rows after a cut of halves() (byte offset, lines before it), as chunks() gives them."""
         offset, lines = cut
-        with self._open(offset) as (f, stamp):
+        yield from self._split(offset, lines, rows or ENCODE_ROWS, None if only is None else set(only))
+
+    def _bytes_before(self, text: str | None) -> int | None:
+        """How many bytes of the file hold `text`, the file's start (its mark, if it has one, included), in an
+        encoding that _split reads; else None."""
+        if text is None or not self._plain_encoding():
+            return None
+        encoded = text.encode(self._encoding_from(1))
+        with self._open(binary=True) as (fp, _):
+            start = fp.read(len(encoded) + len(codecs.BOM_UTF8))
+        mark = len(codecs.BOM_UTF8) if self.encoding == "utf-8-sig" and start.startswith(codecs.BOM_UTF8) else 0
+        return mark + len(encoded) if start[mark:mark + len(encoded)] == encoded else None
+
+    def _plain_encoding(self) -> bool:
+        return codecs.lookup(self.encoding).name in {codecs.lookup(e).name for e in ONE_BYTE_BREAK}
+
+    def _split(self, offset: int, lines_before: int, rows: int, only: set[str] | None, until: int | None = None
+               ) -> Iterator[Table]:
+        """The chunks of the rows from byte `offset` (a row's start, `lines_before` lines into the file): split
+        by numpy while the lines are plain (tokens.split), then from the first block that is not, by the csv
+        module (_parsed); `until`: see chunks."""
+        read = [k for k, name in enumerate(self.header) if only is None or name in only] or [0]
+        with self._open(offset, binary=True) as (fp, stamp):
             if stamp != self.stamp:
                 self._changed()
-            reader = csv.reader(f, delimiter=self.delimiter)
-            yield from self._parsed(reader, lines, rows or ENCODE_ROWS, None if only is None else set(only))
+            most = None if until is None else until - lines_before
+            for block in tokens.line_blocks(fp, rows, most):
+                split = tokens.split(block, len(self.header), self.delimiter, self._encoding_from(offset),
+                                     CSV_FIELD_LIMIT)
+                columns = split and [split.column(k) if k in read else None for k in range(len(self.header))]
+                if columns is None or any(c is None for k, c in enumerate(columns) if k in read):
+                    break
+                lines = np.arange(lines_before + 1, lines_before + len(split) + 1, dtype=np.int32)
+                table = self._table([c and TextColumn.renumbered(*c) for c in columns], lines, split.row_blank)
+                if table is not None:
+                    yield table
+                offset, lines_before = offset + len(block), lines_before + len(split)
+            else:
+                if until is not None:
+                    self.cut_clean = lines_before == until
+                return
+        with self._open(offset) as (f, _):
+            yield from self._parsed(csv.reader(f, delimiter=self.delimiter), lines_before, rows, only, until)
 
     def halves(self) -> tuple[int, int] | None:
         """Where the CSV may be parsed as two halves: (the byte offset of a line's start near its middle, the
@@ -454,36 +516,48 @@ class CsvSource:
         fields[:] = batch
         read = [k for k, name in enumerate(header) if only is None or name in only] or [0]
         columns = [TextColumn.stripped(fields[:, k]) if k in read else None for k in range(len(header))]
-        blank = np.ones(len(batch), bool)
+        return self._table(columns, lines, lambda i: not "".join(batch[i]).strip())
+
+    def _table(self, columns: list[TextColumn | None], lines: np.ndarray, row_blank: Callable[[int], bool]
+               ) -> Table | None:
+        """The rows as a table, without those blank in every column (`row_blank` tells for a row where a column
+        was not read); None if that is all of them."""
+        blank = np.ones(len(lines), bool)
         for column in filter(None, columns):
             blank &= np.array([t == "" for t in column.distinct], bool)[column.codes]
-        if len(read) < len(header):  # blank in the columns read: blank in the others too?
-            blank[blank] = [not "".join(batch[i]).strip() for i in np.flatnonzero(blank)]
-        table = Table(self.source, header, columns, lines, self.decimal_comma)
+        if not all(columns):  # blank in the columns read: blank in the others too?
+            blank[blank] = [row_blank(i) for i in np.flatnonzero(blank)]
+        table = Table(self.source, self.header, columns, lines, self.decimal_comma)
         if not blank.any():
             return table
         keep = np.flatnonzero(~blank)
         if len(keep) == 0:
             return None
-        return Table(self.source, header, [c and TextColumn(c.distinct, c.codes[keep]).part(0, len(keep))
-                                           for c in columns], lines[keep], self.decimal_comma)
+        return Table(self.source, self.header, [c and TextColumn(c.distinct, c.codes[keep]).part(0, len(keep))
+                                                for c in columns], lines[keep], self.decimal_comma)
 
 
 @contextlib.contextmanager
-def parsed_ahead(source: CsvSource, only: Iterable[str] | None = None) -> Iterator[Callable[[], Iterator[Table]]]:
+def parsed_ahead(source: CsvSource, only: Iterable[str] | None = None, typed: list[Column] = (), noun: str = "row"
+                 ) -> Iterator[Callable[[], Iterator[Table]]]:
     """source.chunks(only=only), parsed by forked workers while the caller does other work (predict reads the
-    workbook meanwhile): a large CSV in two halves, a worker each (CsvSource.halves), else by one. The block gets
-    a function that gives the chunks in order, one at a time, each as soon as its worker has left it in a
-    temporary file (so the caller works on one while the workers parse the next, and memory holds one); it
-    raises what a worker raised, after the chunks before it. Without a second core, chunks() parses then."""
+    workbook meanwhile): a large CSV in two halves, a worker each (CsvSource.halves), else by one; the `typed`
+    columns typed there too (typed_table). The block gets a function that gives the chunks in order, one at a
+    time, each as soon as its worker has left it in a temporary file (so the caller works on one while the
+    workers parse the next, and memory holds one); it raises what a worker raised, after the chunks before it.
+    Without a second core, chunks() parses then, and the caller types."""
     only = None if only is None else list(only)
     if not can_fork():
         yield lambda: source.chunks(only=only)
         return
     cut = source.halves() if cores() > 1 else None
+    typed = [c for c in typed if c.name in source.header]  # a missing one is the caller's to name
+
+    def parse(chunks: Callable[[], Iterator[Table]]) -> _Parsed:
+        return _Parsed(source, lambda: (typed_table(t, typed, noun) for t in chunks()) if typed else chunks())
     with contextlib.ExitStack() as stack:
-        first = stack.enter_context(_Parsed(source, lambda: source.chunks(only=only, until=cut and cut[1])))
-        second = stack.enter_context(_Parsed(source, lambda: source.chunks_after(cut, only=only))) if cut else None
+        first = stack.enter_context(parse(lambda: source.chunks(only=only, until=cut and cut[1])))
+        second = stack.enter_context(parse(lambda: source.chunks_after(cut, only=only))) if cut else None
 
         def chunks() -> Iterator[Table]:
             yield from first.chunks()
@@ -651,20 +725,29 @@ def _allowed_text(c: Column) -> str:
 
 def type_column(table: Table, c: Column, noun: str) -> np.ndarray:
     """One column typed by its spec, or the first bad cell named. Each distinct text is typed once."""
+    levels, codes = typed_levels(table, c, noun)
+    return levels[codes]
+
+
+def typed_levels(table: Table, c: Column, noun: str) -> tuple[np.ndarray, np.ndarray]:
+    """A column's distinct texts typed by its spec (floats, or objects with None where missing), and each row's
+    number among them; or the first bad cell named."""
     column = table.column(c.name)
+    if isinstance(column, TypedColumn):
+        return column.levels, column.codes
     numeric = c.kind == "numeric" or (c.kind in ("categorical", "target") and _numeric_levels(c))
     distinct = column.distinct  # in the order first seen: the first bad one is on the first bad line
     typed = _typed_numbers(table, c, distinct) if numeric else None
     if typed is None:
         typed = _type_texts(table, c, noun, column, numeric)
     if numeric:
-        return np.asarray(typed, float)[column.codes]
+        return np.asarray(typed, float), column.codes
     out = np.empty(len(distinct), dtype=object)
     out[:] = typed
-    return out[column.codes]
+    return out, column.codes
 
 
-def _typed_numbers(table: Table, c: Column, distinct: list[str]) -> list[float] | None:
+def _typed_numbers(table: Table, c: Column, distinct: list[str]) -> np.ndarray | None:
     """The numbers of a column's distinct texts at once, where every one is a plain valid number (else None, and
     each is typed on its own to name the first that is not)."""
     missing = np.array([t in MISSING_MARKERS for t in distinct], bool)
@@ -685,7 +768,7 @@ def _typed_numbers(table: Table, c: Column, distinct: list[str]) -> list[float] 
         return None
     out = np.full(len(distinct), np.nan)
     out[~missing] = x
-    return out.tolist()
+    return out
 
 
 def _plain_texts(texts: list[str]) -> bool:
@@ -760,6 +843,15 @@ def type_table(table: Table, spec: Spec, *, need_target: bool = True) -> Frame:
             continue
         values[c.name] = type_column(table, c, spec.noun)
     return Frame(values, np.asarray(table.lines))
+
+
+def typed_table(table: Table, columns: list[Column], noun: str) -> Table:
+    """The table with these columns typed (TypedColumn), or the first bad cell named: a worker sends their values,
+    not their texts."""
+    typed = list(table.columns)
+    for c in columns:
+        typed[table.header.index(c.name)] = TypedColumn(*typed_levels(table, c, noun))
+    return Table(table.source, table.header, typed, table.lines, table.decimal_comma)
 
 
 def type_cells(table: Table, name: str) -> np.ndarray:
