@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,12 +29,34 @@ from xlnet.workbook.sheet_data import SheetData
 from xlnet.xlsx.safety import replacing
 
 
+class RowNumbers(Sequence):
+    """The ids of rows the CSV gives none for, "1", "2", …, each made as it is read (a list of a million texts
+    costs 60 MB)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [str(k + 1) for k in range(self.n)[i]]
+        return str(range(1, self.n + 1)[i])
+
+    def __iter__(self) -> Iterator[str]:
+        return map(str, range(1, self.n + 1))
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+
 @dataclass
 class Predictions:
     source: Path
     model: str
     why: str                        # why this model sheet
-    ids: list[str]
+    ids: Sequence[str]              # each row's id, or its number (RowNumbers)
     id_name: str
     values: np.ndarray              # probability (binary) or the output (continuous), per input row; for classes,
                                     # each class's probability (rows, classes)
@@ -50,13 +72,17 @@ class Predictions:
         if proba and self.classes:
             header = [self.id_name, *map(str, self.classes)]
             rows = ([i, *map(_figure, row)] for i, row in zip(self.ids, self.values.tolist()))
-            return _csv_text(header, rows, [self.ids])
+            return _csv_text(header, rows, self._texts())
         if self.labels is not None and not proba:
             text = {level: "" if level is None else str(level) for level in set(self.labels)}  # as the csv module
             shown = list(map(text.__getitem__, self.labels))
         else:
             shown = [_figure(v) for v in self.values.tolist()]
-        return _csv_text([self.id_name, self.target], zip(self.ids, shown), [self.ids, set(shown)])
+        return _csv_text([self.id_name, self.target], zip(self.ids, shown), [*self._texts(), set(shown)])
+
+    def _texts(self) -> list:
+        """The ids, where they are texts (not row numbers)."""
+        return [] if isinstance(self.ids, RowNumbers) else [self.ids]
 
 
 def _csv_text(header: list[str], rows: Iterable, texts: list[Iterable[str]]) -> str:
@@ -128,14 +154,15 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
         if c.name not in fills:
             fills[c.name] = c.fill if c.fill is not None else sheet.modes()[c.name]
         return fills[c.name]
-    ids, values, envs = [], [], []
+    ids, values, envs, n_rows = [], [], [], 0
     for table in chunks():
         env = {**_new_rows(table, spec, fill, seen, filled, unseen), **statistics}
         X = feature_matrix(spec, env)
         model = sheet.model
         values.append(model.predict_proba(X, sheet.W) if spec.classes else model.predict(X, sheet.W))
         n = len(table)
-        ids += table.column(id_name).texts() if id_name else [str(i) for i in range(len(ids) + 1, len(ids) + n + 1)]
+        ids += table.column(id_name).texts() if id_name else []
+        n_rows += n
         if keep_env:
             envs.append(env)
     values = np.concatenate(values)
@@ -145,7 +172,8 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
     filled = {c.name: (filled[c.name], fills[c.name]) for c in spec.features if c.name in filled}
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
     no_id = spec.id_column.name if spec.id_column and not id_name else None
-    return Predictions(source.source, name, why, ids, id_name or "row", values, labels, spec.target,
+    return Predictions(source.source, name, why, ids if id_name else RowNumbers(n_rows), id_name or "row", values,
+                       labels, spec.target,
                        spec.classes, filled, unseen, no_id=no_id), _joined(envs) if keep_env else None
 
 

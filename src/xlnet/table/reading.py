@@ -462,7 +462,8 @@ class CsvSource:
                 break
         else:
             return None
-        if data.count(b"\r", 0, at) != data.count(b"\r\n", 0, at):  # a lone \r breaks a line for csv too
+        returns = data.count(b"\r", 0, at)
+        if returns and returns != data.count(b"\r\n", 0, at):  # a lone \r breaks a line for csv too
             return None
         return at, data.count(b"\n", 0, at)
 

@@ -21,8 +21,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 QUOTE, LINE_FEED, CARRIAGE_RETURN = 34, 10, 13
 READ = 1 << 22  # bytes read at a time
-BLOCK_CAP = 1 << 26  # bytes of whole lines a block holds at most (a longer stretch without a row's end goes to
-                     # split() as it is, to be refused)
+BLOCK_CAP = 1 << 26  # bytes of whole lines a block holds at most (a longer line goes to split() as it is, to be
+                     # refused)
 HASHED_UP_TO = 256  # bytes: a wider field is numbered through a dict of its bytes
 _BYTE_MASKS = np.array([(1 << 8 * n) - 1 for n in range(9)], np.uint64)  # a key's first n bytes
 _MULTIPLIERS = np.random.default_rng(20261204).integers(1, 1 << 63, HASHED_UP_TO, dtype=np.uint64) | np.uint64(1)
@@ -30,9 +30,8 @@ _MULTIPLIERS = np.random.default_rng(20261204).integers(1, 1 << 63, HASHED_UP_TO
 
 def line_blocks(fp: BinaryIO, lines: int, most: int | None = None) -> Iterator[bytes]:
     """The rest of a binary file as blocks of `lines` lines, or of as many as BLOCK_CAP bytes hold, `most` lines in
-    all, each block ending with a line break outside quotes (a final line without one gets one). Where the quotes
-    before a break are even in count, that is a row's end, where the file quotes as CSV does; where it does not, a
-    block may end elsewhere or go without a break, and split() refuses it."""
+    all, each ending with a line feed (a final line without one gets one). A line feed inside quotes ends a block
+    too: split() refuses that block, as it refuses any row across lines."""
     pending, left = b"", math.inf if most is None else most
     while left > 0:
         data = fp.read(READ)
@@ -41,7 +40,7 @@ def line_blocks(fp: BinaryIO, lines: int, most: int | None = None) -> Iterator[b
             if buffer:
                 yield buffer if buffer.endswith(b"\n") else buffer + b"\n"
             return
-        ends = _line_ends(np.frombuffer(buffer, np.uint8))
+        ends = np.flatnonzero(np.frombuffer(buffer, np.uint8) == LINE_FEED)
         start = taken = 0
         while left > 0:
             want = min(lines, left, len(ends) - taken)
@@ -56,16 +55,17 @@ def line_blocks(fp: BinaryIO, lines: int, most: int | None = None) -> Iterator[b
         pending = buffer[start:]
 
 
-def _line_ends(a: np.ndarray) -> np.ndarray:
-    """Positions of the line feeds with an even count of quotes before them."""
-    feeds = np.flatnonzero(a == LINE_FEED)
-    quotes = np.flatnonzero(a == QUOTE)
-    return feeds[_outside(quotes, feeds)] if len(quotes) else feeds
-
-
 def _outside(quotes: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Whether an even count of quotes comes before each position."""
-    return (np.searchsorted(quotes, at) & 1) == 0
+    """Whether an even count of quotes comes before each of the positions `at` (in order): those between the
+    first quote and the second, the third and the fourth, … are inside. Looked up from the quotes' side, as a
+    block has fewer quotes than separators."""
+    lo, hi = np.searchsorted(at, quotes[0::2]), np.searchsorted(at, quotes[1::2])
+    outside = np.ones(len(at), bool)
+    counts = hi - lo
+    if counts.any():
+        ends = np.cumsum(counts)
+        outside[np.repeat(lo - (ends - counts), counts) + np.arange(int(ends[-1]))] = False
+    return outside
 
 
 class Split:
@@ -106,6 +106,8 @@ def split(data: bytes, width: int, delimiter: str, encoding: str, limit: int) ->
     if not data.endswith(b"\n") or b"\x00" in data:  # a NUL would pass for the padding of a short field's key
         return None
     quotes = np.flatnonzero(a == QUOTE)
+    if len(quotes) % 2:
+        return None  # a block of rows ends outside quotes
     at = np.flatnonzero((a == ord(delimiter)) | (a == LINE_FEED))
     if len(quotes):
         at = at[_outside(quotes, at)]
