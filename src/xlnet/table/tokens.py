@@ -25,7 +25,8 @@ BLOCK_CAP = 1 << 26  # bytes of whole lines a block holds at most (a longer line
                      # refused)
 HASHED_UP_TO = 256  # bytes: a wider field is numbered through a dict of its bytes
 _BYTE_MASKS = np.array([(1 << 8 * n) - 1 for n in range(9)], np.uint64)  # a key's first n bytes
-_MULTIPLIERS = np.random.default_rng(20261204).integers(1, 1 << 63, HASHED_UP_TO, dtype=np.uint64) | np.uint64(1)
+_MULTIPLIERS = np.random.default_rng(20261204).integers(1, 1 << 63, HASHED_UP_TO // 8, dtype=np.uint64) \
+    | np.uint64(1)  # odd: a word's every bit reaches the hash
 
 
 def line_blocks(fp: BinaryIO, lines: int, most: int | None = None) -> Iterator[bytes]:
@@ -162,12 +163,13 @@ def _numbered(data: bytes, padded: np.ndarray, starts: np.ndarray, ends: np.ndar
     width = int(lengths.max(initial=0))
     if width > HASHED_UP_TO:
         return _numbered_by_dict(data, starts, ends)
-    fields = sliding_window_view(padded, max(width, 8))[starts]
+    words = -(-width // 8)
+    fields = sliding_window_view(padded, 8 * max(words, 1))[starts]
     if width <= 8:  # the bytes themselves, those past a field's end masked off: exact, there being no NUL
         keys = fields.view("<u8").ravel() & _BYTE_MASKS[lengths]
-    else:
-        fields = np.where(np.arange(width) < lengths[:, None], fields, 0)
-        keys = fields.astype(np.uint64) @ _MULTIPLIERS[:width] + lengths.astype(np.uint64)
+    else:  # a hash of the field's 8-byte words
+        fields[np.arange(8 * words) >= lengths[:, None]] = 0
+        keys = fields.view("<u8") @ _MULTIPLIERS[:words] + lengths.astype(np.uint64)
     order = keys.argsort(kind="stable")
     ordered = keys[order]
     new = np.empty(len(keys), bool)
