@@ -32,28 +32,33 @@ _MULTIPLIERS = np.random.default_rng(20261204).integers(1, 1 << 63, HASHED_UP_TO
 def line_blocks(fp: BinaryIO, lines: int, most: int | None = None) -> Iterator[bytes]:
     """The rest of a binary file as blocks of `lines` lines, or of as many as BLOCK_CAP bytes hold, `most` lines in
     all, each ending with a line feed (a final line without one gets one). A line feed inside quotes ends a block
-    too: split() refuses that block, as it refuses any row across lines."""
-    pending, left = b"", math.inf if most is None else most
+    too: split() refuses that block, as it refuses any row across lines. Memory holds the block being read,
+    the bytes read past it, and the block once joined."""
+    pieces: list[bytes] = []
+    feeds: list[int] = []  # line feeds in each piece
+    left = math.inf if most is None else most
     while left > 0:
         data = fp.read(READ)
-        buffer = pending + data if pending else data
         if not data:
-            if buffer:
-                yield buffer if buffer.endswith(b"\n") else buffer + b"\n"
+            if pieces:
+                block = b"".join(pieces)
+                yield block if block.endswith(b"\n") else block + b"\n"
             return
-        ends = np.flatnonzero(np.frombuffer(buffer, np.uint8) == LINE_FEED)
-        start = taken = 0
-        while left > 0:
-            want = min(lines, left, len(ends) - taken)
-            if want < min(lines, left) and len(buffer) - start < BLOCK_CAP:
-                break  # read on for the rest of the block
+        pieces.append(data)
+        feeds.append(data.count(b"\n"))
+        while left > 0 and (sum(feeds) >= min(lines, left) or sum(map(len, pieces)) >= BLOCK_CAP):
+            want = min(lines, left, sum(feeds))
             if want == 0:
-                yield buffer[start:]
+                yield b"".join(pieces)
                 return
-            stop = int(ends[taken + want - 1]) + 1
-            yield buffer[start:stop]
-            start, taken, left = stop, taken + want, left - want
-        pending = buffer[start:]
+            counted = np.cumsum(feeds)
+            p = int(np.searchsorted(counted, want))  # the piece with the block's last line feed
+            k = want - (int(counted[p - 1]) if p else 0)
+            stop = int(np.flatnonzero(np.frombuffer(pieces[p], np.uint8) == LINE_FEED)[k - 1]) + 1
+            yield b"".join([*pieces[:p], pieces[p][:stop]])
+            rest = pieces[p][stop:]
+            pieces, feeds = [rest, *pieces[p + 1:]], [feeds[p] - k, *feeds[p + 1:]]
+            left -= want
 
 
 def _outside(quotes: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -76,7 +81,6 @@ class Split:
                  delimiter: str):
         self.data, self.a, self.starts, self.ends = data, a, starts, ends
         self.encoding, self.delimiter = encoding, delimiter
-        self.padded: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -84,9 +88,7 @@ class Split:
     def column(self, k: int) -> tuple[list[str], np.ndarray] | None:
         """Column k as (its distinct texts, unquoted and stripped, in the order first seen; each row's number
         among them), or None where a text does not decode."""
-        if self.padded is None:
-            self.padded = np.frombuffer(self.data + bytes(HASHED_UP_TO), np.uint8)
-        raw, codes = _numbered(self.data, self.padded, self.starts[:, k], self.ends[:, k])
+        raw, codes = _numbered(self.data, self.a, self.starts[:, k], self.ends[:, k])
         starts, ends = self.starts[raw, k], self.ends[raw, k]
         texts = _decoded(self.a, starts, ends, self.encoding)
         if texts is None:
@@ -109,7 +111,10 @@ def split(data: bytes, width: int, delimiter: str, encoding: str, limit: int) ->
     quotes = np.flatnonzero(a == QUOTE)
     if len(quotes) % 2:
         return None  # a block of rows ends outside quotes
-    at = np.flatnonzero((a == ord(delimiter)) | (a == LINE_FEED))
+    separator = a == ord(delimiter)
+    separator |= a == LINE_FEED
+    at = np.flatnonzero(separator).astype(np.int32)  # a block is less than 2 GiB (BLOCK_CAP)
+    del separator
     if len(quotes):
         at = at[_outside(quotes, at)]
     if len(at) % width:
@@ -155,21 +160,28 @@ def _may_strip(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
     return bool(((edges <= 32) | (edges >= 128) | (edges == QUOTE)).any())
 
 
-def _numbered(data: bytes, padded: np.ndarray, starts: np.ndarray, ends: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Each distinct raw field's first row, in the order first seen, and each row's number among them. `padded`:
-    the block's bytes and HASHED_UP_TO zero bytes after them."""
+def _numbered(data: bytes, a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct raw field's first row, in the order first seen, and each row's number among them."""
     lengths = ends - starts
     width = int(lengths.max(initial=0))
     if width > HASHED_UP_TO:
         return _numbered_by_dict(data, starts, ends)
-    words = -(-width // 8)
-    fields = sliding_window_view(padded, 8 * max(words, 1))[starts]
-    if width <= 8:  # the bytes themselves, those past a field's end masked off: exact, there being no NUL
-        keys = fields.view("<u8").ravel() & _BYTE_MASKS[lengths]
-    else:  # a hash of the field's 8-byte words
-        fields[np.arange(8 * words) >= lengths[:, None]] = 0
-        keys = fields.view("<u8") @ _MULTIPLIERS[:words] + lengths.astype(np.uint64)
+    windows = sliding_window_view(a if len(a) >= 8 else np.zeros(8, np.uint8), 8)  # (a short block: all late)
+    words = max(1, -(-width // 8))
+
+    def word(j: int) -> np.ndarray:  # each field's bytes 8j to 8j+7, those past its end masked off
+        at = starts + 8 * j
+        late = at > len(a) - 8  # within the block's last 7 bytes
+        out = windows[np.where(late, 0, at)].view("<u8").ravel()
+        if late.any():
+            out[late] = [int.from_bytes(data[p:p + 8].ljust(8, b"\0"), "little") for p in at[late].tolist()]
+        return out & _BYTE_MASKS[np.clip(lengths - 8 * j, 0, 8)]
+    if words == 1:
+        keys = word(0)  # the bytes themselves: exact, there being no NUL
+    else:
+        keys = lengths.astype(np.uint64)
+        for j in range(words):
+            keys += word(j) * _MULTIPLIERS[j]  # wraps: a hash
     order = keys.argsort(kind="stable")
     ordered = keys[order]
     new = np.empty(len(keys), bool)
@@ -178,8 +190,10 @@ def _numbered(data: bytes, padded: np.ndarray, starts: np.ndarray, ends: np.ndar
     first = order[new]  # each key's first row: the sort is stable
     codes = np.empty(len(keys), np.int64)
     codes[order] = np.cumsum(new) - 1
-    if width > 8 and not (fields == fields[first[codes]]).all():  # two fields with one hash
-        return _numbered_by_dict(data, starts, ends)
+    if words > 1:
+        firsts = first[codes]
+        if not all((w == w[firsts]).all() for w in map(word, range(words))):  # two fields with one hash
+            return _numbered_by_dict(data, starts, ends)
     return _in_order_seen(first, codes)
 
 
