@@ -1,6 +1,6 @@
 """Build, fit, compare and predict Titanic-like CSVs of growing size: wall time and peak memory per command.
 
-    python bench/scale.py [--rows 10000 100000] [--target Survived] [--keep DIR]
+    python bench/scale.py [--rows 10000 100000] [--target Survived] [--keep DIR] [--repeat 5]
 
 The CSVs are made by scripts/make_large_csv.py (resampled passengers). Each command runs as its own process
 under GNU time, so its peak RSS is its own. Prints, per size: seconds, peak MiB, the file size, the losses
@@ -9,7 +9,9 @@ growth), and beside compare and predict a pandas peer (`pip install pandas`) in 
 reading the same rows; reading the new rows, predicting and writing. `--rows 1000000` runs a million.
 `--target Survived` builds an analyst's workbook (the spec inferred, 20 % held out, the weight decay chosen by
 fit) instead of the lesson's. `compare` after `fit` takes the fit the workbook holds (the same rows and
-settings); `compare --refit` fits again, as compare does for a workbook fitted otherwise.
+settings); `compare --refit` fits again, as compare does for a workbook fitted otherwise. `--repeat N` times
+compare, predict and their peers N times each, in turn, and takes the medians; the last lines say how much
+longer compare and predict take at the largest size than at the smallest, and their peers.
 """
 from __future__ import annotations
 
@@ -51,8 +53,11 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="Keep the CSVs and workbooks in this folder.")
     ap.add_argument("--target", help="Build with --target TARGET (inferred spec, 20 %% validation set, weight decay "
                                      "chosen by fit) instead of the lesson's preset.")
+    ap.add_argument("--repeat", type=int, default=1, help="Run compare, predict and their peers this many times, "
+                                                          "in turn, and report the medians.")
     args = ap.parse_args()
     xlnet = [sys.executable, "-m", "xlnet"]
+    medians: dict[tuple[str, int], tuple[float, float | None]] = {}
     print(f"{'rows':>9} {'command':<16}{'s':>9}{'MiB':>8}{'s/1k rows':>11}  notes")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -73,10 +78,17 @@ def main() -> None:
                     ("predict", [*xlnet, "predict", str(book), str(new), "--out", str(folder / "p.csv"), "--force"])]
             peers = {}
             for name, command in runs:
-                if name in PEERS and pandas_here():
-                    peers[name] = timed([sys.executable, "-c", PEERS[name], str(csv if name == "compare" else new),
-                                         str(folder / "peer.csv")])[:2]
-                seconds, mib, out = timed(command)
+                repeat = args.repeat if name in PEERS else 1
+                peer = [sys.executable, "-c", PEERS[name], str(csv if name == "compare" else new),
+                        str(folder / "peer.csv")] if name in PEERS and pandas_here() else None
+                ours, theirs = [], []
+                for _ in range(repeat):  # in turn, so that both see the machine's same moments
+                    theirs += [timed(peer)] if peer else []
+                    ours.append(timed(command))
+                if peer:
+                    peers[name] = median_of(theirs)[:2]
+                seconds, mib, out = median_of(ours)
+                medians[name, n] = seconds, peers.get(name, (None,))[0]
                 note = ""
                 if name == "build":
                     note = f"file {book.stat().st_size / 2**20:.1f} MiB"
@@ -87,9 +99,23 @@ def main() -> None:
                     fitted, best = float(rows["linear workbook"][2]), float(rows["linear least"][3])
                     note = f"linear / least squares - 1 = {fitted / best - 1:.1e}"
                 if name in peers:
-                    note += f"{'; ' if note else ''}{peers[name][0]:.1f} s, {peers[name][1]:.0f} MiB for {PEER_NAMES[name]}:" \
-                            f" ratio {seconds / peers[name][0]:.1f}"
-                print(f"{n:>9} {name:<16}{seconds:>9.1f}{mib:>8.0f}{seconds / n * 1000:>11.3f}  {note}", flush=True)
+                    note += f"{'; ' if note else ''}{peers[name][0]:.2f} s, {peers[name][1]:.0f} MiB for " \
+                            f"{PEER_NAMES[name]}: ratio {seconds / peers[name][0]:.2f}"
+                print(f"{n:>9} {name:<16}{seconds:>9.{2 if repeat > 1 else 1}f}{mib:>8.0f}{seconds / n * 1000:>11.3f}  "
+                      f"{note}", flush=True)
+    for name in PEERS:
+        sizes = sorted(n for (command, n) in medians if command == name)
+        if len(sizes) > 1 and None not in medians[name, sizes[0]]:
+            (ours, peer), (ours_0, peer_0) = medians[name, sizes[-1]], medians[name, sizes[0]]
+            print(f"{name} from {sizes[0]:,} to {sizes[-1]:,} rows: {ours / ours_0:.2f} times the time; "
+                  f"{PEER_NAMES[name]}: {peer / peer_0:.2f} times")
+
+
+def median_of(results: list[tuple[float, float, str]]) -> tuple[float, float, str]:
+    """The run of median time (and the peak memory of them all)."""
+    ranked = sorted(results, key=lambda r: r[0])
+    seconds, _, out = ranked[(len(ranked) - 1) // 2]
+    return seconds, max(r[1] for r in results), out
 
 
 if __name__ == "__main__":

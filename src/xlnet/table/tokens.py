@@ -182,12 +182,12 @@ def _numbered(data: bytes, a: np.ndarray, starts: np.ndarray, ends: np.ndarray) 
         keys = lengths.astype(np.uint64)
         for j in range(words):
             keys += word(j) * _MULTIPLIERS[j]  # wraps: a hash
-    order = keys.argsort(kind="stable")
+    order = keys.argsort()  # not a stable sort: 6-12 times as fast for 8-byte keys
     ordered = keys[order]
     new = np.empty(len(keys), bool)
     new[:1] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    first = order[new]  # each key's first row: the sort is stable
+    first = np.minimum.reduceat(order, np.flatnonzero(new))  # each key's first row
     codes = np.empty(len(keys), np.int64)
     codes[order] = np.cumsum(new) - 1
     if words > 1:
@@ -208,7 +208,7 @@ def _numbered_by_dict(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tupl
 
 
 def _in_order_seen(first: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(first, kind="stable")
+    order = np.argsort(first)  # no two the same
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return first[order], rank[codes].astype(np.int32)
