@@ -222,3 +222,22 @@ def test_a_worker_killed_midway_fails_the_build_in_one_line_and_nothing_is_writt
     with pytest.raises(XlnetError, match="ended before its work was done"):
         build(out=tmp_path / "w.xlsx", valid_pct=0.2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sheets_read_side_by_side_as_one_by_one_and_a_killed_reader_fails_in_one_line(tmp_path, monkeypatch):
+    """Large sheets are read a forked worker each (workbook.reading.read_each): the same sheets as read in turn;
+    a worker killed as the out-of-memory killer kills ends the read with an XlnetError, not a wait for ever."""
+    from xlnet.model.net import SHEETS
+    from xlnet.workbook import reading
+    from xlnet.workbook.book import Workbook
+    build(out=tmp_path / "w.xlsx")
+    with Workbook.open(tmp_path / "w.xlsx") as book:
+        one_by_one = reading.read_each(book.pkg, SHEETS, book.spec)
+        monkeypatch.setattr(reading, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(reading, "_donors", lambda *a: {})  # (the nets would take their rows from linear's)
+        side_by_side = reading.read_each(book.pkg, SHEETS, book.spec)
+        assert [s.metrics() for s in side_by_side] == [s.metrics() for s in one_by_one]
+        assert all(np.array_equal(a.W, b.W) for a, b in zip(side_by_side, one_by_one))
+        monkeypatch.setattr(reading, "_read_in_worker", lambda *a: os.kill(os.getpid(), signal.SIGKILL))
+        with pytest.raises(XlnetError, match="ended before its work was done"):
+            reading.read_each(book.pkg, SHEETS, book.spec)

@@ -8,7 +8,6 @@ import ctypes.util
 import mmap
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.pool
 import os
 import signal
 from typing import Callable, Generic, Iterator, TypeVar
@@ -56,18 +55,6 @@ def quota_in_cores(quota: str, period: str) -> int | None:
     if quota == "max" or int(quota) < 0:
         return None
     return max(1, -(-int(quota) // int(period)))
-
-
-@contextlib.contextmanager
-def workers_pool(n: int) -> Iterator[multiprocessing.pool.Pool]:
-    """A pool of n forked workers, killed (never orphaned) when the block ends, however it ends. Only for work whose
-    failure ends no worker half-way through sending a result (see forked_map)."""
-    pool = multiprocessing.get_context("fork").Pool(n, initializer=_worker_start)
-    try:
-        yield pool
-    finally:
-        pool.terminate()
-        pool.join()
 
 
 def forked_map(job: Callable[[int, Callable[[int], None]], T], order: list[int],

@@ -19,7 +19,7 @@ from xlnet.workbook.layout import FIRST_ROW, HEADER_ROW, SheetLayout
 from xlnet.workbook import summary
 from xlnet.workbook.sheet_data import RowsOnDemand, SheetData
 from xlnet.xlsx.read import Package, letters
-from xlnet.workers import can_fork, cores, workers_pool
+from xlnet.workers import can_fork, forked_map
 
 PARALLEL_BYTES = 64 << 20  # sheets larger than this in all are read a process per core
 
@@ -245,8 +245,8 @@ def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec, rows
     if len(whole) < 2 or size < PARALLEL_BYTES or not can_fork():
         read.update({name: _read_or_error(pkg, name, spec) for name in whole})
     else:
-        with workers_pool(min(len(whole), cores())) as pool:
-            read.update(zip(whole, pool.starmap(_read_in_worker, [(str(pkg.path), name, spec) for name in whole])))
+        path = str(pkg.path)
+        read.update(zip(whole, forked_map(lambda i, _: _read_in_worker(path, whole[i], spec), list(range(len(whole))))))
     for name, donor in donors.items():
         read[name] = _read_or_error(pkg, name, spec, read[donor] if isinstance(read[donor], SheetData) else None)
     return [read[name] for name in names]
