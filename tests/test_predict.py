@@ -402,3 +402,18 @@ def test_predictions_are_written_as_the_csv_module_writes_them(ids, levels):
         expected = io.StringIO()
         csv.writer(expected, lineterminator="\n").writerows([["id", "y"], *zip(ids, shown)])
         assert p.csv_text(proba) == expected.getvalue()
+
+
+@pytest.mark.parametrize("level, levels", [("male", ["male", "Female", None, "MALE", "female"]),
+                                           (2.0, [1.0, 2.0, 3.0]), (1, [1.0, 2.0, float("nan")])])
+def test_a_dummy_of_levels_and_codes_is_the_dummy_of_the_column_they_make(level, levels):
+    """predict gives the dummies each column's distinct values and each row's number among them (ops.Dummy); the
+    dummy is the one of the whole column, the spreadsheet's case-blind comparison of texts included."""
+    from xlnet.model.ops import Dummy
+    values = np.empty(len(levels), dtype=object if isinstance(level, str) else float)
+    values[:] = levels
+    codes = np.random.default_rng(0).integers(0, len(levels), 50)
+    dummy = Dummy("c", level)
+    coded, _ = dummy.forward({"c": values[codes], ("coded", "c"): (values, codes)})
+    whole, _ = dummy.forward({"c": values[codes]})
+    assert coded.tolist() == whole.tolist() and 0 < coded.sum() < len(codes)

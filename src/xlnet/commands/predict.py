@@ -208,6 +208,7 @@ def _new_rows(table, spec, fill, seen: dict[str, set], filled: Counter, unseen: 
         _count_unseen(c, levels, counts, seen, unseen)
         for label in (c.feature_labels() if c.kind == "numeric" and c.transform == "none" else [c.name]):
             env[label] = typed
+            env[("coded", label)] = levels, codes  # for the dummies (ops.Dummy): each level compared once
     for name in spec.inputs:
         env.setdefault(name, type_cells(table, name))
     n = len(table)
@@ -240,8 +241,10 @@ def _count_unseen(c, levels, counts: np.ndarray, seen: dict[str, set], unseen: C
 
 
 def _joined(envs: list[dict]) -> dict:
-    """One env of consecutive chunks' envs: their columns end to end, the statistics as they are."""
-    return {k: np.concatenate([e[k] for e in envs]) if np.ndim(v) else v for k, v in envs[0].items()}
+    """One env of consecutive chunks' envs: their columns end to end, the statistics as they are (and no chunk's
+    levels and codes)."""
+    return {k: np.concatenate([e[k] for e in envs]) if np.ndim(v) else v for k, v in envs[0].items()
+            if not (isinstance(k, tuple) and k[0] == "coded")}
 
 
 def check_csv_out(out: str | Path, force: bool) -> None:

@@ -275,13 +275,19 @@ class Dummy(Op):
         return f"IF({at.cell(self.name)}={literal(self.level)},1,0)"
 
     def forward(self, env):
-        x = env[self.name]
+        coded = env.get(("coded", self.name))  # the column as its distinct values and each row's number among them
+        if coded is not None:
+            levels, codes = coded
+            return self._is_level(levels)[codes], _nothing
+        return self._is_level(env[self.name]), _nothing
+
+    def _is_level(self, x) -> np.ndarray:
         if isinstance(self.level, str):  # a spreadsheet compares text without regard to case
             level = self.level.lower()
             x = x.tolist() if isinstance(x, np.ndarray) else x  # one object per cell, looked up below as itself
             is_level = {v: float(isinstance(v, str) and v.lower() == level) for v in set(x)}  # each distinct once
-            return np.fromiter(map(is_level.__getitem__, x), float, len(x)), _nothing
-        return (x == self.level).astype(float), _nothing
+            return np.fromiter(map(is_level.__getitem__, x), float, len(x))
+        return (np.asarray(x) == self.level).astype(float)
 
 
 class SumProduct(Op):

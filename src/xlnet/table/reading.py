@@ -753,11 +753,12 @@ def typed_levels(table: Table, c: Column, noun: str) -> tuple[np.ndarray, np.nda
 def _typed_numbers(table: Table, c: Column, distinct: list[str]) -> np.ndarray | None:
     """The numbers of a column's distinct texts at once, where every one is a plain valid number (else None, and
     each is typed on its own to name the first that is not)."""
-    missing = np.array([t in MISSING_MARKERS for t in distinct], bool)
+    markers = MISSING_MARKERS.intersection(distinct)  # each text hashed in C: most columns have none
+    missing = np.array([t in markers for t in distinct], bool) if markers else np.zeros(len(distinct), bool)
     if table.decimal_comma or (missing.any() and not c.missing_ok) or not _plain_texts(distinct):
         return None
     try:
-        x = np.array([t for t, m in zip(distinct, missing) if not m], dtype=float)
+        x = np.array([t for t, m in zip(distinct, missing) if not m] if markers else distinct, dtype=float)
     except ValueError:
         return None
     ok = np.isfinite(x)
