@@ -430,3 +430,21 @@ def test_a_sheet_whose_local_header_is_lost_is_one_line_not_a_traceback(workbook
     workbook.write_bytes(data)
     message = refused(workbook)
     assert message.startswith(f"Error: {workbook}: "), message
+
+
+def test_a_workbook_replaced_while_it_is_read_is_refused_by_the_worker_that_opens_it_again(tmp_path):
+    """A forked reader opens the workbook anew (Package.again): where its path now names another file, or none
+    that is a workbook, it refuses in one line rather than read a mix of two workbooks."""
+    from xlnet.errors import XlnetError
+    from xlnet.xlsx.read import Package
+    build(out=tmp_path / "a.xlsx")
+    build(out=tmp_path / "b.xlsx", seed=1)
+    with Package(tmp_path / "a.xlsx") as pkg:
+        with pkg.again() as same:
+            assert same.identity() == pkg.identity()
+        os.replace(tmp_path / "b.xlsx", tmp_path / "a.xlsx")
+        with pytest.raises(XlnetError, match="a.xlsx: the workbook changed while it was read"):
+            pkg.again()
+        (tmp_path / "a.xlsx").write_bytes(b"not a workbook")
+        with pytest.raises(XlnetError, match="a.xlsx: the workbook changed while it was read"):
+            pkg.again()

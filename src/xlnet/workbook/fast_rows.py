@@ -76,7 +76,7 @@ def _split_tail(pkg: Package, name: str, s: "RowShape", shared: dict, state: dic
     kinds = state["kinds"]
 
     def rest() -> tuple[list[tuple[int, Written | bytes]], int | None]:
-        with Package(pkg.path) as own:
+        with pkg.again() as own:
             return _runs_from(own, name, s, kinds, middle)
     shape = lambda: s  # noqa: E731
     with in_background(rest) as result:

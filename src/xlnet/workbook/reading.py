@@ -245,8 +245,7 @@ def read_each(pkg: Package, names: tuple[str, ...] | list[str], spec: Spec, rows
     if len(whole) < 2 or size < PARALLEL_BYTES or not can_fork():
         read.update({name: _read_or_error(pkg, name, spec) for name in whole})
     else:
-        path = str(pkg.path)
-        read.update(zip(whole, forked_map(lambda i, _: _read_in_worker(path, whole[i], spec), list(range(len(whole))))))
+        read.update(zip(whole, forked_map(lambda i, _: _read_in_worker(pkg, whole[i], spec), list(range(len(whole))))))
     for name, donor in donors.items():
         read[name] = _read_or_error(pkg, name, spec, read[donor] if isinstance(read[donor], SheetData) else None)
     return [read[name] for name in names]
@@ -314,6 +313,6 @@ def _read_or_error(pkg: Package, name: str, spec: Spec, donor: SheetData | None 
         return e
 
 
-def _read_in_worker(path: str, name: str, spec: Spec) -> SheetData | XlnetError:
-    with Package(path) as pkg:
-        return _read_or_error(pkg, name, spec)
+def _read_in_worker(pkg: Package, name: str, spec: Spec) -> SheetData | XlnetError:
+    with pkg.again() as own:
+        return _read_or_error(own, name, spec)

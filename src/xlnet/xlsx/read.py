@@ -6,6 +6,7 @@ Call `safety.check_package` first: this trusts the package not to be a bomb.
 """
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import zipfile
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Iterator
 
 from lxml import etree
+
+from xlnet.errors import XlnetError
 
 from .seam import Seam, note_of, seam_of
 from .zipin import open_member
@@ -105,6 +108,25 @@ class Package:
 
     def close(self) -> None:
         self.zip.close()
+
+    def identity(self) -> tuple[int, int, int, int]:
+        """The open file's device, inode, size and modification time: another file, or this one changed, differs."""
+        st = os.fstat(self.zip.fp.fileno())
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+    def again(self) -> "Package":
+        """The same workbook opened anew (for a forked worker, which must not share this one's file position);
+        refused where its path now names another file or the file changed."""
+        try:
+            other = Package(self.path)
+        except (OSError, zipfile.BadZipFile, KeyError, etree.XMLSyntaxError):
+            other = None
+        if other is None or other.identity() != self.identity():
+            if other is not None:
+                other.close()
+            raise XlnetError(f"{self.path}: the workbook changed while it was read; run the command again once it "
+                             "is saved.")
+        return other
 
     def __enter__(self) -> "Package":
         return self
