@@ -160,9 +160,9 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
         X = feature_matrix(spec, env)
         model = sheet.model
         values.append(model.predict_proba(X, sheet.W) if spec.classes else model.predict(X, sheet.W))
-        n = len(table)
-        ids += table.column(id_name).texts() if id_name else []
-        n_rows += n
+        if id_name:
+            ids += table.column(id_name).texts()
+        n_rows += len(table)
         if keep_env:
             envs.append(env)
     values = np.concatenate(values)
@@ -173,8 +173,8 @@ def _predict(sheets: dict[str, SheetData], spec, source: CsvSource, chunks: Call
     unseen = {c.name: unseen[c.name] for c in spec.features if c.name in unseen}
     no_id = spec.id_column.name if spec.id_column and not id_name else None
     return Predictions(source.source, name, why, ids if id_name else RowNumbers(n_rows), id_name or "row", values,
-                       labels, spec.target,
-                       spec.classes, filled, unseen, no_id=no_id), _joined(envs) if keep_env else None
+                       labels, spec.target, spec.classes, filled, unseen, no_id=no_id), \
+        _joined(envs) if keep_env else None
 
 
 def _picked(levels: list, k: np.ndarray) -> list:

@@ -400,7 +400,7 @@ class CsvSource:
         encoding that _split reads; else None."""
         if text is None or not self._plain_encoding():
             return None
-        encoded = text.encode(self._encoding_from(1))
+        encoded = text.encode("utf-8" if self.encoding == "utf-8-sig" else self.encoding)  # the mark apart
         with self._open(binary=True) as (fp, _):
             start = fp.read(len(encoded) + len(codecs.BOM_UTF8))
         mark = len(codecs.BOM_UTF8) if self.encoding == "utf-8-sig" and start.startswith(codecs.BOM_UTF8) else 0
