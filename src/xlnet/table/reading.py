@@ -407,14 +407,19 @@ class CsvSource:
         return mark + len(encoded) if start[mark:mark + len(encoded)] == encoded else None
 
     def _plain_encoding(self) -> bool:
+        """Whether the encoding is one of ONE_BYTE_BREAK (a byte below 0x80 is always that ASCII character)."""
         return codecs.lookup(self.encoding).name in {codecs.lookup(e).name for e in ONE_BYTE_BREAK}
+
+    def _read(self, only: set[str] | None) -> list[int]:
+        """The columns read: those `only` names (every one where None), or the first where it names none."""
+        return [k for k, name in enumerate(self.header) if only is None or name in only] or [0]
 
     def _split(self, offset: int, lines_before: int, rows: int, only: set[str] | None, until: int | None = None
                ) -> Iterator[Table]:
         """The chunks of the rows from byte `offset` (a row's start, `lines_before` lines into the file): split
         by numpy while the lines are plain (tokens.split), then from the first block that is not, by the csv
         module (_parsed); `until`: see chunks."""
-        read = [k for k, name in enumerate(self.header) if only is None or name in only] or [0]
+        read = self._read(only)
         with self._open(offset, binary=True) as (fp, stamp):
             if stamp != self.stamp:
                 self._changed()
@@ -444,8 +449,7 @@ class CsvSource:
         quotes before it (outside a quoted field, where the file quotes as CSV does); a break inside a quoted
         field after all is found by the first half's parse (chunks' `until`)."""
         size = self.stamp[0]
-        if size < HALVES_FROM or self.max_rows is not None or codecs.lookup(self.encoding).name not in \
-                {codecs.lookup(e).name for e in ONE_BYTE_BREAK}:
+        if size < HALVES_FROM or self.max_rows is not None or not self._plain_encoding():
             return None
         try:
             with open(self.path, "rb") as f:
@@ -517,7 +521,7 @@ class CsvSource:
                 return None
         fields = np.empty((len(batch), len(header)), dtype=object)
         fields[:] = batch
-        read = [k for k, name in enumerate(header) if only is None or name in only] or [0]
+        read = self._read(only)
         columns = [TextColumn.stripped(fields[:, k]) if k in read else None for k in range(len(header))]
         return self._table(columns, lines, lambda i: not "".join(batch[i]).strip())
 
